@@ -1,0 +1,1 @@
+"""moo-cosearch: joint neural-architecture + hardware-accelerator search on Optuna and pymoo."""
