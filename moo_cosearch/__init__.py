@@ -1,1 +1,26 @@
-"""moo-cosearch: joint neural-architecture + hardware-accelerator search on Optuna and pymoo."""
+"""moo-cosearch: joint neural-architecture + hardware-accelerator search on Optuna and pymoo.
+
+The pieces, in data-flow order (see the README):
+
+- :func:`load_space` → :class:`JointSpace` (Optuna distributions, pymoo variables, encodings)
+- :func:`moo_cosearch.samplers.create_sampler` → any ``optuna.samplers.BaseSampler``
+- :mod:`moo_cosearch.networks` and :mod:`moo_cosearch.hardware` → latency / energy / area
+- :mod:`moo_cosearch.accuracy` → NAS-Bench-201 table or a user callable
+- :func:`make_objective` + :func:`create_study` → a plain ``optuna.Study``
+"""
+
+from __future__ import annotations
+
+from .accuracy import NB201Table
+from .hardware import CostResult, get_backend, list_backends
+from .objectives import ObjectiveSet, list_objectives, load_objectives, make_objective
+from .samplers import create_sampler, list_samplers
+from .space import JointSpace, Param, SpaceError, list_spaces, load_space
+from .study import create_study, pareto_trials
+
+__version__ = "0.1.0"
+
+__all__ = ["CostResult", "JointSpace", "NB201Table", "ObjectiveSet", "Param", "SpaceError",
+           "create_sampler", "create_study", "get_backend", "list_backends", "list_objectives",
+           "list_samplers", "list_spaces", "load_objectives", "load_space", "make_objective",
+           "pareto_trials", "__version__"]

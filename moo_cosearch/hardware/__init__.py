@@ -1,1 +1,86 @@
-"""Hardware cost models."""
+"""Hardware cost models, selectable by name.
+
+A backend is a callable ``backend(space, designs) -> CostResult`` evaluating a batch of joint
+designs (NAS + HAS parameter dicts) of ``space``. ``get_backend(name)`` returns one;
+``register_backend`` adds more (later: dataflow-aware, FPGA, heterogeneous, surrogate, ...).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from ._result import CostResult
+
+if TYPE_CHECKING:
+    from ..space import JointSpace
+
+__all__ = ["CostResult", "CostBackend", "EdgeBackend", "get_backend", "list_backends",
+           "register_backend"]
+
+
+class CostBackend:
+    """Base class: evaluate designs of a space; subclasses implement :meth:`evaluate`."""
+
+    name = "base"
+
+    def __call__(self, space: "JointSpace", designs: Sequence[Mapping[str, Any]]) -> CostResult:
+        return self.evaluate(space, designs)
+
+    def evaluate(self, space: "JointSpace", designs: Sequence[Mapping[str, Any]]) -> CostResult:
+        raise NotImplementedError
+
+    def reference(self, metric: str) -> float:
+        """The value of ``metric`` on the backend's baseline design (for ``max = "baseline"``)."""
+        raise ValueError(f"cost backend {self.name!r} has no baseline value for {metric!r}")
+
+
+class EdgeBackend(CostBackend):
+    """The analytical NAHAS edge-accelerator model (:mod:`moo_cosearch.hardware.edge`)."""
+
+    name = "edge"
+
+    def evaluate(self, space: "JointSpace", designs: Sequence[Mapping[str, Any]]) -> CostResult:
+        from ..networks import build_network
+        from .._layers import stack_layers
+        from .edge import EDGE_PARAMS, edge_cost
+
+        if space.network is None:
+            raise ValueError(f"space {space.name!r} declares no network family; the edge "
+                             "backend needs one")
+        missing = [p for p in EDGE_PARAMS if p not in space.names]
+        if missing:
+            raise ValueError(f"the edge backend needs accelerator parameters {missing} that "
+                             f"space {space.name!r} does not have")
+        designs = [space.validate(d) for d in designs]
+        layers = stack_layers([build_network(space.network, d) for d in designs])
+        hw = {p: np.array([float(d[p]) for d in designs]) for p in EDGE_PARAMS}
+        return edge_cost(layers, hw)
+
+    def reference(self, metric: str) -> float:
+        from .edge import BASELINE, edge_area_mm2
+
+        if metric == "area_mm2":
+            return float(edge_area_mm2({k: np.array([v]) for k, v in BASELINE.items()})[0])
+        return super().reference(metric)
+
+
+_BACKENDS: dict[str, Callable[[], CostBackend]] = {"edge": EdgeBackend}
+
+
+def register_backend(name: str, factory: Callable[[], CostBackend]) -> None:
+    """Make ``get_backend(name)`` return ``factory()``."""
+    _BACKENDS[name] = factory
+
+
+def list_backends() -> list[str]:
+    return sorted(_BACKENDS)
+
+
+def get_backend(name: str) -> CostBackend:
+    """A cost backend by name; unknown names get an error listing the known ones."""
+    try:
+        return _BACKENDS[name]()
+    except KeyError:
+        raise ValueError(f"cost backend must be one of {list_backends()}, got {name!r}") from None

@@ -1,0 +1,208 @@
+"""``moo-cosearch`` command line: spaces, samplers, run, simulate."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+DEFAULT_SPACE = "nb201-edge"
+DEFAULT_OBJECTIVES = "nb201-cifar10-latency-area"
+
+
+class CLIError(Exception):
+    """An error shown to the user as one line, exit status 2."""
+
+
+def _cmd_spaces(args: argparse.Namespace) -> int:
+    from .space import list_spaces, load_space
+
+    print(f"{'space':<22} {'nas':>4} {'has':>4} {'cardinality':>12}  network / accelerator")
+    for name in list_spaces():
+        s = load_space(name)
+        nas = sum(1 for p in s.params if p.group == "nas" and not p.fixed)
+        has = sum(1 for p in s.params if p.group == "has" and not p.fixed)
+        print(f"{name:<22} {nas:>4} {has:>4} {s.cardinality:>12.3e}  {s.network} / {s.accelerator}")
+    return 0
+
+
+def _cmd_samplers(args: argparse.Namespace) -> int:
+    from .samplers import list_samplers
+
+    for name, desc in list_samplers().items():
+        print(f"{name:<8} {desc}")
+    return 0
+
+
+def _cmd_objectives(args: argparse.Namespace) -> int:
+    from .objectives import list_objectives, load_objectives
+
+    for name in list_objectives():
+        o = load_objectives(name)
+        goals = ", ".join(f"{d[:3]} {m}" for m, d in o.objectives)
+        print(f"{name:<32} [{goals}]  space={o.space}  cost={o.cost}")
+    return 0
+
+
+def _parse_options(items: Sequence[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise CLIError(f"sampler options are KEY=VALUE, got {item!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    import optuna
+    from tqdm import tqdm
+
+    from .objectives import load_objectives, make_objective
+    from .report import write_report
+    from .space import load_space
+    from .study import create_study
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    objectives = load_objectives(args.objectives)
+    space = load_space(args.space or objectives.space or DEFAULT_SPACE)
+    objective = make_objective(space, objectives)
+    study = create_study(space, objectives, sampler=args.sampler, seed=args.seed,
+                         sampler_options=_parse_options(args.option), storage=args.storage,
+                         study_name=args.study_name)
+    before = len(study.trials)
+    print(f"study {study.study_name!r} in {args.storage}: "
+          f"{'resuming with ' + str(before) + ' trials' if before else 'new'}; "
+          f"{args.trials} more trials with sampler {args.sampler!r} (seed {args.seed})")
+    print(f"space {space.name} ({space.cardinality:.3g} designs), objectives "
+          f"{objectives.name}: {', '.join(f'{d} {m}' for m, d in objectives.objectives)}")
+    start = time.perf_counter()
+    with tqdm(total=args.trials, unit="trial", disable=args.quiet, mininterval=0.5) as bar:
+        def progress(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+            bar.update(1)
+            bar.set_postfix(skipped_acc=objective.skipped, refresh=False)
+
+        study.optimize(objective, n_trials=args.trials, callbacks=[progress])
+    elapsed = time.perf_counter() - start
+    out = Path(args.out) if args.out else Path("runs") / study.study_name
+    print(f"{args.trials} trials in {elapsed:.1f} s")
+    write_report(study, objectives, out, max_rows=args.show)
+    return 0
+
+
+def _read_designs(args: argparse.Namespace) -> list[tuple[str, Any]]:
+    """(source label, parsed JSON or an error string) per input line."""
+    lines = [args.params] if args.params is not None else sys.stdin.read().splitlines()
+    out: list[tuple[str, Any]] = []
+    for i, line in enumerate(lines, 1):
+        label = "--params" if args.params is not None else f"line {i}"
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as e:
+            out.append((label, f"malformed JSON: {e.msg} at column {e.colno}"))
+            continue
+        if not isinstance(value, dict):
+            out.append((label, f"expected a JSON object of parameters, got {type(value).__name__}"))
+            continue
+        out.append((label, value))
+    return out
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from .hardware import get_backend
+    from .space import load_space
+
+    space = load_space(args.space)
+    backend = get_backend(args.backend or space.accelerator or "edge")
+    items = _read_designs(args)
+    rows: list[dict[str, Any] | None] = []
+    designs = []
+    for label, value in items:
+        if isinstance(value, dict):
+            try:
+                designs.append(space.validate(value))
+                rows.append(None)
+                continue
+            except ValueError as e:
+                value = str(e)
+        rows.append({"error": f"{label}: {value}"})
+    result = backend(space, designs) if designs else None
+    k, status = 0, 0
+    for row in rows:
+        if row is None:
+            assert result is not None
+            row = result.row(k)
+            k += 1
+        else:
+            print(f"moo-cosearch simulate: {row['error']}", file=sys.stderr)
+            status = 1
+        print(json.dumps(row), flush=True)
+    return status
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    p = argparse.ArgumentParser(prog="moo-cosearch", description="Joint neural-network + "
+                                "accelerator co-search on Optuna.")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("spaces", help="list built-in joint spaces").set_defaults(func=_cmd_spaces)
+    sub.add_parser("samplers", help="list samplers").set_defaults(func=_cmd_samplers)
+    sub.add_parser("objectives", help="list built-in objective sets").set_defaults(
+        func=_cmd_objectives)
+
+    r = sub.add_parser("run", help="run (or resume) a co-search study",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    r.add_argument("--space", default=None,
+                   help=f"space name or TOML path (default: the objective set's, else "
+                        f"{DEFAULT_SPACE})")
+    r.add_argument("--objectives", default=DEFAULT_OBJECTIVES, help="objective set name or TOML")
+    r.add_argument("--sampler", default="nsga2", help="see `moo-cosearch samplers`")
+    r.add_argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="sampler option (JSON value), e.g. -o population_size=40")
+    r.add_argument("--trials", type=int, default=300, help="trials to add to the study")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--storage", default="sqlite:///runs/moo-cosearch.db", help="Optuna storage URL")
+    r.add_argument("--study-name", default=None,
+                   help="default: <space>--<objectives>--<sampler>--seed<seed>")
+    r.add_argument("--out", default=None, help="output folder (default: runs/<study name>)")
+    r.add_argument("--show", type=int, default=20, help="Pareto rows printed")
+    r.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    r.set_defaults(func=_cmd_run)
+
+    s = sub.add_parser("simulate", help="cost of designs: one JSON object per stdin line")
+    s.add_argument("--space", required=True, help="space name or TOML path")
+    s.add_argument("--backend", default=None, help="cost backend (default: the space's)")
+    s.add_argument("--params", default=None, help="one design as a JSON object instead of stdin")
+    s.set_defaults(func=_cmd_simulate)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "trials", 1) < 1:
+        print("moo-cosearch: --trials must be >= 1, got " + str(args.trials), file=sys.stderr)
+        return 2
+    try:
+        return args.func(args)
+    except (CLIError, ValueError, OSError) as e:
+        print(f"moo-cosearch {args.command}: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; completed trials are stored and the study resumes on the next run",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,338 @@
+"""Objective sets (``objectives/*.toml``) and the Optuna objective that evaluates a joint design.
+
+TOML format::
+
+    name = "nb201-cifar10-latency-area"
+    space = "nb201-edge"                                  # default space for `moo-cosearch run`
+    accuracy = { source = "nb201", metric = "cifar10_test_200ep" }
+    cost = "edge"                                         # hardware backend name
+
+    [[objectives]]                                        # any of accuracy, latency_ms,
+    metric = "accuracy"                                   # energy_mj, area_mm2
+    direction = "maximize"
+
+    [[objectives]]
+    metric = "latency_ms"
+    direction = "minimize"
+
+    [[constraints]]                                       # hard: violated → accuracy skipped
+    metric = "area_mm2"
+    max = "baseline"                                      # a number, or the backend's baseline
+
+    [reward]                                              # instead of [[objectives]]: the NAHAS
+    latency_ms = 0.5                                      # single-objective reward
+    area_mm2 = "baseline"                                 # Acc·(Lat/T)^w0·(Area/Ta)^w1
+    p = -0.071                                            # w = p within target, q outside;
+    q = -0.071                                            # hard: p = 0, q = -1
+
+    [reference_point]                                     # optional, for the hypervolume
+    accuracy = 0
+    latency_ms = 2.0
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+
+from .accuracy import CachedAccuracy, make_accuracy
+from .hardware import CostBackend, get_backend
+
+if TYPE_CHECKING:
+    import optuna
+
+    from .space import JointSpace
+
+__all__ = ["METRICS", "COST_METRICS", "Constraint", "Reward", "ObjectiveSet", "Evaluation",
+           "Objective", "load_objectives", "list_objectives", "make_objective", "ObjectivesError"]
+
+_log = logging.getLogger(__name__)
+
+COST_METRICS = ("latency_ms", "energy_mj", "area_mm2")
+METRICS = ("accuracy",) + COST_METRICS
+_DIRECTIONS = ("maximize", "minimize")
+
+
+class ObjectivesError(ValueError):
+    """A malformed objective set."""
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """A hard limit ``metric <= max`` or ``metric >= min`` (limits may be ``"baseline"``)."""
+
+    metric: str
+    max: float | str | None = None
+    min: float | str | None = None
+
+
+@dataclass(frozen=True)
+class Reward:
+    """NAHAS reward ``Acc·(Lat/T)^w0·(Area/Ta)^w1``; w = p within target, q outside."""
+
+    latency_ms: float
+    area_mm2: float | str
+    p: float = -0.071
+    q: float = -0.071
+
+
+@dataclass(frozen=True)
+class ObjectiveSet:
+    """A declared objective set: what to optimise, with which accuracy source and cost model."""
+
+    name: str
+    objectives: tuple[tuple[str, str], ...]
+    accuracy: Mapping[str, Any] = field(default_factory=lambda: {"source": "nb201"})
+    cost: str = "edge"
+    constraints: tuple[Constraint, ...] = ()
+    reward: Reward | None = None
+    space: str | None = None
+    reference_point: Mapping[str, float] = field(default_factory=dict)
+    description: str = ""
+
+    @property
+    def metric_names(self) -> list[str]:
+        return [m for m, _ in self.objectives]
+
+    @property
+    def directions(self) -> list[str]:
+        return [d for _, d in self.objectives]
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, source: str = "<dict>") -> "ObjectiveSet":
+        known = {"name", "description", "space", "accuracy", "cost", "objectives", "constraints",
+                 "reward", "reference_point"}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ObjectivesError(f"{source}: unknown keys {unknown}; allowed: {sorted(known)}")
+        if not isinstance(data.get("name"), str):
+            raise ObjectivesError(f"{source}: an objective set needs a string 'name'")
+        if ("objectives" in data) == ("reward" in data):
+            raise ObjectivesError(f"{source}: give exactly one of [[objectives]] or [reward]")
+        reward = None
+        if "reward" in data:
+            r = dict(data["reward"])
+            try:
+                reward = Reward(**r)
+            except TypeError:
+                raise ObjectivesError(f"{source}: [reward] takes latency_ms, area_mm2, p, q; "
+                                      f"got {sorted(r)}") from None
+            objectives: list[tuple[str, str]] = [("reward", "maximize")]
+        else:
+            objectives = []
+            for o in data["objectives"]:
+                metric, direction = o.get("metric"), o.get("direction")
+                if metric not in METRICS:
+                    raise ObjectivesError(f"{source}: objective metric must be one of "
+                                          f"{list(METRICS)}, got {metric!r}")
+                if direction not in _DIRECTIONS:
+                    raise ObjectivesError(f"{source}: direction of {metric} must be one of "
+                                          f"{list(_DIRECTIONS)}, got {direction!r}")
+                objectives.append((metric, direction))
+        constraints = []
+        for c in data.get("constraints", []):
+            if c.get("metric") not in METRICS:
+                raise ObjectivesError(f"{source}: constraint metric must be one of "
+                                      f"{list(METRICS)}, got {c.get('metric')!r}")
+            if set(c) - {"metric", "max", "min"} or ("max" in c) == ("min" in c):
+                raise ObjectivesError(f"{source}: a constraint is {{metric, max}} or "
+                                      f"{{metric, min}}, got {dict(c)}")
+            constraints.append(Constraint(**c))
+        accuracy = data.get("accuracy", {"source": "nb201"})
+        cost = data.get("cost", "edge")
+        if not isinstance(cost, str):
+            raise ObjectivesError(f"{source}: cost must be a backend name, got {cost!r}")
+        ref = dict(data.get("reference_point", {}))
+        bad = sorted(set(ref) - set(objectives_names := [m for m, _ in objectives]))
+        if bad:
+            raise ObjectivesError(f"{source}: reference_point keys must be objectives "
+                                  f"{objectives_names}, got {bad}")
+        return cls(name=data["name"], objectives=tuple(objectives), accuracy=accuracy, cost=cost,
+                   constraints=tuple(constraints), reward=reward, space=data.get("space"),
+                   reference_point=ref, description=data.get("description", ""))
+
+
+def list_objectives() -> list[str]:
+    """Names of the built-in objective sets."""
+    files = resources.files("moo_cosearch.builtin_objectives").iterdir()
+    return sorted(f.name[:-5] for f in files if f.name.endswith(".toml"))
+
+
+def load_objectives(name_or_path: str | Path | ObjectiveSet) -> ObjectiveSet:
+    """Load a built-in objective set by name, or a TOML file by path."""
+    if isinstance(name_or_path, ObjectiveSet):
+        return name_or_path
+    path = Path(name_or_path)
+    if path.suffix == ".toml" or path.exists():
+        try:
+            text, source = path.read_text(), str(path)
+        except OSError as e:
+            raise ObjectivesError(f"cannot read objectives file {str(path)!r}: {e.strerror}") \
+                from None
+    else:
+        res = resources.files("moo_cosearch.builtin_objectives") / f"{name_or_path}.toml"
+        if not res.is_file():
+            raise ObjectivesError(f"unknown objective set {str(name_or_path)!r}; built-in sets "
+                                  f"are {list_objectives()} (or give a path to a .toml file)")
+        text, source = res.read_text(), f"{name_or_path}.toml"
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ObjectivesError(f"malformed TOML in {source}: {e}") from None
+    return ObjectiveSet.from_dict(data, source=source)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The outcome of evaluating one design: objective values, constraints, and attributes."""
+
+    values: tuple[float, ...]
+    constraints: dict[str, float]
+    attrs: dict[str, Any]
+
+    @property
+    def feasible(self) -> bool:
+        return all(v <= 0 for v in self.constraints.values())
+
+
+class Objective:
+    """Evaluate joint designs: cost model first, accuracy only for designs that pass the hard
+    limits. Call it as an Optuna objective (``study.optimize(objective)``) or use
+    :meth:`evaluate` on a design dict.
+
+    Constraint values follow Optuna (``<= 0`` feasible): ``feasible`` is 1 when the cost model
+    says the network cannot run on the accelerator; a limit ``metric <= L`` gives
+    ``(value - L) / |L|``. Designs that fail either are recorded with ``accuracy_evaluated =
+    False``, and their accuracy objective is 0 (the worst possible), the reward 0.
+    """
+
+    def __init__(self, space: "JointSpace", objectives: ObjectiveSet,
+                 accuracy: Callable[[Mapping[str, Any]], float] | None = None,
+                 cost: CostBackend | None = None, catch_errors: bool = True) -> None:
+        self.space = space
+        self.objectives = objectives
+        self.cost = cost if cost is not None else get_backend(objectives.cost)
+        needs_accuracy = "accuracy" in objectives.metric_names or objectives.reward is not None \
+            or any(c.metric == "accuracy" for c in objectives.constraints)
+        source = accuracy
+        if source is None and needs_accuracy:
+            source = make_accuracy(objectives.accuracy)
+        nas = [p.name for p in space.params if p.group == "nas"]
+        self.accuracy = CachedAccuracy(source, nas) if source is not None else None
+        self.catch_errors = catch_errors
+        self.limits = [(c, self._resolve(c.max if c.max is not None else c.min, c.metric))
+                       for c in objectives.constraints]
+        if objectives.reward is not None:
+            r = objectives.reward
+            self._reward_targets = (float(r.latency_ms), self._resolve(r.area_mm2, "area_mm2"))
+        self.skipped = 0
+
+    def _resolve(self, limit: float | str, metric: str) -> float:
+        if limit == "baseline":
+            return self.cost.reference(metric)
+        if isinstance(limit, str) or not math.isfinite(float(limit)) or float(limit) == 0:
+            raise ObjectivesError(f"a limit for {metric} must be a finite non-zero number or "
+                                  f"'baseline', got {limit!r}")
+        return float(limit)
+
+    @property
+    def directions(self) -> list[str]:
+        return self.objectives.directions
+
+    def constraint_names(self) -> list[str]:
+        return ["feasible"] + [f"{c.metric}{'<=' if c.max is not None else '>='}{lim:g}"
+                               for c, lim in self.limits]
+
+    def _violations(self, metrics: Mapping[str, float]) -> list[float]:
+        out = []
+        for c, lim in self.limits:
+            v = metrics.get(c.metric, 0.0)
+            out.append((v - lim) / abs(lim) if c.max is not None else (lim - v) / abs(lim))
+        return out
+
+    def evaluate(self, design: Mapping[str, Any]) -> Evaluation:
+        """Cost, then (unless pruned) accuracy, then objectives and constraints of one design."""
+        design = self.space.validate(design)
+        res = self.cost(self.space, [design])
+        metrics: dict[str, float] = {m: float(getattr(res, m)[0]) for m in COST_METRICS}
+        bad = [m for m, v in metrics.items() if not math.isfinite(v)]
+        if bad:
+            raise ValueError(f"cost model returned non-finite {bad[0]} = {metrics[bad[0]]}")
+        hw_ok = bool(res.feasible[0])
+        attrs: dict[str, Any] = dict(metrics, hw_feasible=hw_ok)
+        cost_violations = [v for (c, _), v in zip(self.limits, self._violations(metrics))
+                           if c.metric != "accuracy"]
+        skip = ""
+        if not hw_ok:
+            skip = f"infeasible: {res.reason[0]}"
+        elif any(v > 0 for v in cost_violations):
+            skip = "over a hard limit: " + ", ".join(
+                n for n, (c, _), v in zip(self.constraint_names()[1:], self.limits,
+                                          self._violations(metrics))
+                if c.metric != "accuracy" and v > 0)
+        if self.accuracy is not None and not skip:
+            metrics["accuracy"] = self.accuracy(design)
+            attrs["accuracy"] = metrics["accuracy"]
+        else:
+            metrics["accuracy"] = 0.0
+            if self.accuracy is not None:
+                self.skipped += 1
+        attrs["accuracy_evaluated"] = not skip and self.accuracy is not None
+        if skip:
+            attrs["skip_reason"] = skip
+        constraints = dict(zip(self.constraint_names(),
+                               [0.0 if hw_ok else 1.0] + self._violations(metrics)))
+        if self.objectives.reward is not None:
+            values: tuple[float, ...] = (self._reward(metrics) if hw_ok else 0.0,)
+        else:
+            values = tuple(metrics[m] for m in self.objectives.metric_names)
+        return Evaluation(values=values, constraints=constraints, attrs=attrs)
+
+    def _reward(self, m: Mapping[str, float]) -> float:
+        r = self.objectives.reward
+        assert r is not None
+        t_lat, t_area = self._reward_targets
+        w0 = r.p if m["latency_ms"] <= t_lat else r.q
+        w1 = r.p if m["area_mm2"] <= t_area else r.q
+        return m["accuracy"] * (m["latency_ms"] / t_lat) ** w0 * (m["area_mm2"] / t_area) ** w1
+
+    def __call__(self, trial: "optuna.trial.Trial") -> Sequence[float] | float:
+        design = self.space.suggest(trial)
+        try:
+            ev = self.evaluate(design)
+        except Exception as e:  # noqa: BLE001 - a failing evaluation fails the trial, not the study
+            if not self.catch_errors:
+                raise
+            msg = f"{type(e).__name__}: {e}"
+            trial.set_user_attr("error", msg)
+            _log.warning("trial %d failed: %s", trial.number, msg)
+            nan = float("nan")
+            return nan if len(self.directions) == 1 else [nan] * len(self.directions)
+        for k, v in ev.attrs.items():
+            trial.set_user_attr(k, v)
+        for k, v in ev.constraints.items():
+            trial.set_constraint(k, v)
+        return ev.values[0] if len(ev.values) == 1 else list(ev.values)
+
+
+def make_objective(space: "JointSpace", objectives: ObjectiveSet | str | Path, *,
+                   accuracy: Callable[[Mapping[str, Any]], float] | None = None,
+                   cost: CostBackend | str | None = None, catch_errors: bool = True) -> Objective:
+    """The callable to hand to ``study.optimize``.
+
+    Args:
+        space: the joint space (``load_space(...)``).
+        objectives: an :class:`ObjectiveSet`, a built-in set's name or a TOML path.
+        accuracy: a user accuracy source ``design -> percent``, overriding the set's.
+        cost: a backend (or its name) overriding the set's ``cost``.
+        catch_errors: when True (default) an exception while evaluating marks the trial FAIL
+            (with the message in its ``error`` user attr) and the study goes on.
+    """
+    obj = load_objectives(objectives)
+    backend = get_backend(cost) if isinstance(cost, str) else cost
+    return Objective(space, obj, accuracy=accuracy, cost=backend, catch_errors=catch_errors)

@@ -1,0 +1,397 @@
+"""Joint NAS + HAS search spaces: declared once (TOML or Python), exposed to Optuna and pymoo.
+
+A :class:`JointSpace` is a list of :class:`Param` — each a finite grid of real values, tagged
+``nas`` or ``has``, ordered (numeric grids such as PEs {1, 2, 4, 6, 8}) or not (op names) — plus
+the names of the network family and accelerator model its parameters describe.
+
+TOML format (``spaces/*.toml``)::
+
+    name = "nb201-edge"
+    network = "nb201"          # networks.FAMILIES
+    accelerator = "edge"       # hardware backend family
+    description = "..."
+
+    [[params]]
+    name = "edge{i}"           # "{i}" expands over the inclusive range in `i`
+    i = [0, 5]
+    group = "nas"
+    choices = ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"]
+
+    [[params]]
+    name = "pes_x"
+    group = "has"
+    choices = [1, 2, 4, 6, 8]  # numeric → ordered unless `ordered = false`
+
+    [[params]]
+    name = "precision_bits"
+    group = "has"
+    fixed = 8                  # a fixed value: part of every design, never searched
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+
+if TYPE_CHECKING:  # heavy imports stay lazy
+    import optuna
+    from pymoo.core.problem import Problem
+
+__all__ = ["Param", "JointSpace", "load_space", "list_spaces", "SpaceError"]
+
+Value = int | float | str
+_GROUPS = ("nas", "has")
+
+
+class SpaceError(ValueError):
+    """A space definition or a design that does not fit its space."""
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Grid membership: numbers compare by value (2 == 2.0), strings exactly, bools never."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return False
+    return a == b
+
+
+@dataclass(frozen=True)
+class Param:
+    """One searchable (or fixed) parameter of a joint space.
+
+    Attributes:
+        name: parameter name, e.g. ``"pes_x"``.
+        choices: the allowed real values; one value means the parameter is fixed.
+        group: ``"nas"`` (network) or ``"has"`` (hardware).
+        ordered: True for numeric grids (encoded ordinally), False for names (one-hot).
+    """
+
+    name: str
+    choices: tuple[Value, ...]
+    group: str
+    ordered: bool
+
+    def __post_init__(self) -> None:
+        if not self.name or not isinstance(self.name, str):
+            raise SpaceError(f"parameter name must be a non-empty string, got {self.name!r}")
+        if self.group not in _GROUPS:
+            raise SpaceError(f"{self.name}: group must be one of {list(_GROUPS)}, got {self.group!r}")
+        if len(self.choices) == 0:
+            raise SpaceError(f"{self.name}: choices must not be empty")
+        for c in self.choices:
+            if isinstance(c, bool) or not isinstance(c, (int, float, str)):
+                raise SpaceError(f"{self.name}: choices must be numbers or strings, got {c!r}")
+            if isinstance(c, float) and not math.isfinite(c):
+                raise SpaceError(f"{self.name}: choices must be finite, got {c!r}")
+        for i, c in enumerate(self.choices):
+            if any(_same(c, d) for d in self.choices[:i]):
+                raise SpaceError(f"{self.name}: choices must be distinct, got {c!r} twice")
+        if self.ordered and any(isinstance(c, str) for c in self.choices):
+            raise SpaceError(f"{self.name}: an ordered parameter needs numeric choices, "
+                             f"got {list(self.choices)}")
+
+    @property
+    def fixed(self) -> bool:
+        return len(self.choices) == 1
+
+    def index(self, value: Any) -> int:
+        """Position of ``value`` in the grid; :class:`SpaceError` when it is off the grid."""
+        for i, c in enumerate(self.choices):
+            if _same(value, c):
+                return i
+        raise SpaceError(f"{self.name} must be one of {list(self.choices)}, got {value!r}")
+
+
+def _make_param(spec: Mapping[str, Any], name: str) -> Param:
+    known = {"name", "i", "group", "choices", "fixed", "ordered"}
+    unknown = sorted(set(spec) - known)
+    if unknown:
+        raise SpaceError(f"{name}: unknown keys {unknown}; allowed keys are {sorted(known)}")
+    if ("choices" in spec) == ("fixed" in spec):
+        raise SpaceError(f"{name}: give exactly one of 'choices' or 'fixed'")
+    choices = [spec["fixed"]] if "fixed" in spec else spec["choices"]
+    if not isinstance(choices, list):
+        raise SpaceError(f"{name}: choices must be a list, got {choices!r}")
+    numeric = all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in choices)
+    if numeric and any(isinstance(c, float) for c in choices):
+        choices = [float(c) for c in choices]
+    ordered = spec.get("ordered", numeric)
+    if not isinstance(ordered, bool):
+        raise SpaceError(f"{name}: ordered must be true or false, got {ordered!r}")
+    return Param(name=name, choices=tuple(choices), group=spec.get("group", ""), ordered=ordered)
+
+
+def _params_from_specs(specs: Sequence[Mapping[str, Any]]) -> list[Param]:
+    out: list[Param] = []
+    for spec in specs:
+        if not isinstance(spec, Mapping) or not isinstance(spec.get("name"), str):
+            raise SpaceError(f"every [[params]] entry needs a string 'name', got {spec!r}")
+        pattern = spec["name"]
+        if "i" in spec:
+            rng = spec["i"]
+            if (not isinstance(rng, list) or len(rng) != 2
+                    or not all(isinstance(v, int) and not isinstance(v, bool) for v in rng)):
+                raise SpaceError(f"{pattern}: 'i' must be an inclusive range [first, last] of "
+                                 f"integers, got {rng!r}")
+            if "{i}" not in pattern:
+                raise SpaceError(f"{pattern}: a name with an 'i' range must contain '{{i}}'")
+            names = [pattern.replace("{i}", str(i)) for i in range(rng[0], rng[1] + 1)]
+        else:
+            names = [pattern]
+        out.extend(_make_param(spec, n) for n in names)
+    return out
+
+
+class JointSpace:
+    """A joint network + accelerator search space over finite grids.
+
+    Args:
+        name: space name (``load_space`` finds built-in spaces by it).
+        params: the parameters, in order.
+        network: network family the NAS parameters describe (see ``networks.FAMILIES``), or None.
+        accelerator: accelerator model family the HAS parameters describe, or None.
+        description: free text.
+    """
+
+    def __init__(self, name: str, params: Sequence[Param], *, network: str | None = None,
+                 accelerator: str | None = None, description: str = "") -> None:
+        self.name = name
+        self.params: tuple[Param, ...] = tuple(params)
+        self.network = network
+        self.accelerator = accelerator
+        self.description = description
+        names = [p.name for p in self.params]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise SpaceError(f"space {name!r}: parameter names must be unique, got {dup} twice")
+        if not self.params:
+            raise SpaceError(f"space {name!r} has no parameters")
+        self._by_name = {p.name: p for p in self.params}
+        self._searched = tuple(p for p in self.params if not p.fixed)
+
+    # -- construction ---------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, source: str = "<dict>") -> "JointSpace":
+        """Build a space from the parsed TOML structure (see the module docstring)."""
+        known = {"name", "network", "accelerator", "description", "params"}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise SpaceError(f"{source}: unknown top-level keys {unknown}; allowed: {sorted(known)}")
+        if not isinstance(data.get("name"), str):
+            raise SpaceError(f"{source}: a space needs a string 'name'")
+        specs = data.get("params")
+        if not isinstance(specs, list) or not specs:
+            raise SpaceError(f"{source}: a space needs a non-empty [[params]] array")
+        return cls(data["name"], _params_from_specs(specs), network=data.get("network"),
+                   accelerator=data.get("accelerator"), description=data.get("description", ""))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The TOML-equivalent structure (one entry per parameter, fixed ones as ``fixed``)."""
+        entries = []
+        for p in self.params:
+            e: dict[str, Any] = {"name": p.name, "group": p.group}
+            if p.fixed:
+                e["fixed"] = p.choices[0]
+            else:
+                e["choices"] = list(p.choices)
+            e["ordered"] = p.ordered
+            entries.append(e)
+        d: dict[str, Any] = {"name": self.name, "description": self.description, "params": entries}
+        if self.network is not None:
+            d["network"] = self.network
+        if self.accelerator is not None:
+            d["accelerator"] = self.accelerator
+        return d
+
+    @property
+    def definition_hash(self) -> str:
+        """SHA-256 of the canonical definition (names, choices, groups, orderings, families)."""
+        blob = json.dumps(self.to_dict() | {"description": ""}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    # -- introspection --------------------------------------------------------------------
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.params)
+
+    def __getitem__(self, name: str) -> Param:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise SpaceError(f"unknown parameter {name!r}; space {self.name!r} has "
+                             f"{list(self._by_name)}") from None
+
+    def __len__(self) -> int:
+        return len(self.params)
+
+    def group(self, group: str) -> tuple[Param, ...]:
+        return tuple(p for p in self.params if p.group == group)
+
+    @property
+    def cardinality(self) -> int:
+        """Number of distinct designs (product of grid sizes)."""
+        return math.prod(len(p.choices) for p in self.params)
+
+    def __repr__(self) -> str:
+        return (f"JointSpace({self.name!r}, {len(self._searched)} searched params, "
+                f"cardinality={self.cardinality:.3g})")
+
+    # -- Optuna ---------------------------------------------------------------------------
+    @property
+    def distributions(self) -> dict[str, "optuna.distributions.CategoricalDistribution"]:
+        """Searched parameters as Optuna distributions holding the real values."""
+        from optuna.distributions import CategoricalDistribution
+
+        return {p.name: CategoricalDistribution(list(p.choices)) for p in self._searched}
+
+    def suggest(self, trial: "optuna.trial.BaseTrial") -> dict[str, Value]:
+        """Suggest every searched parameter on ``trial``; returns the full design (fixed too)."""
+        out: dict[str, Value] = {}
+        for p in self.params:
+            out[p.name] = p.choices[0] if p.fixed else trial.suggest_categorical(p.name, list(p.choices))
+        return out
+
+    # -- sampling, validation -------------------------------------------------------------
+    def sample(self, n: int, seed: int | None = None) -> list[dict[str, Value]]:
+        """``n`` designs drawn uniformly and independently per parameter."""
+        if n < 0:
+            raise SpaceError(f"n must be >= 0, got {n}")
+        rng = np.random.default_rng(seed)
+        idx = {p.name: rng.integers(len(p.choices), size=n) for p in self.params}
+        return [{p.name: p.choices[int(idx[p.name][k])] for p in self.params} for k in range(n)]
+
+    def validate(self, params: Mapping[str, Any]) -> dict[str, Value]:
+        """Check a design; returns it with canonical values (fixed parameters filled in).
+
+        Raises:
+            SpaceError: unknown parameter, missing parameter, or a value off its grid.
+        """
+        if not isinstance(params, Mapping):
+            raise SpaceError(f"a design must be a mapping of parameter names to values, "
+                             f"got {type(params).__name__}")
+        unknown = [k for k in params if k not in self._by_name]
+        if unknown:
+            raise SpaceError(f"unknown parameter {unknown[0]!r}; space {self.name!r} has "
+                             f"{list(self._by_name)}")
+        out: dict[str, Value] = {}
+        for p in self.params:
+            if p.name in params:
+                out[p.name] = p.choices[p.index(params[p.name])]
+            elif p.fixed:
+                out[p.name] = p.choices[0]
+            else:
+                raise SpaceError(f"missing parameter {p.name!r} (one of {list(p.choices)})")
+        return out
+
+    # -- numeric encoding -----------------------------------------------------------------
+    @property
+    def feature_names(self) -> list[str]:
+        """Column names of :meth:`encode` (``name`` for ordered, ``name=value`` for one-hot)."""
+        cols: list[str] = []
+        for p in self._searched:
+            cols.extend([p.name] if p.ordered else [f"{p.name}={c}" for c in p.choices])
+        return cols
+
+    def indices(self, designs: Iterable[Mapping[str, Any]]) -> np.ndarray:
+        """Grid indices of the searched parameters, shape (n, n_searched), validated."""
+        rows = [[p.index(self.validate(d)[p.name]) for p in self._searched] for d in designs]
+        return np.asarray(rows, dtype=np.int64).reshape(-1, len(self._searched))
+
+    def encode(self, designs: Iterable[Mapping[str, Any]]) -> np.ndarray:
+        """Float features: ordered grids as index/(k-1) in [0, 1], unordered as one-hot.
+
+        Fixed parameters carry no information and get no column.
+        """
+        idx = self.indices(designs)
+        blocks = []
+        for j, p in enumerate(self._searched):
+            k = len(p.choices)
+            if p.ordered:
+                blocks.append((idx[:, j] / (k - 1))[:, None])
+            else:
+                blocks.append(np.eye(k)[idx[:, j]])
+        if not blocks:
+            return np.zeros((idx.shape[0], 0))
+        return np.concatenate(blocks, axis=1).astype(np.float64)
+
+    def decode(self, features: np.ndarray) -> list[dict[str, Value]]:
+        """Inverse of :meth:`encode`: nearest grid point for ordered columns, argmax for one-hot.
+
+        Relaxed (continuous) features decode to their nearest design by construction; arrays of
+        the wrong width or with non-finite entries are rejected.
+        """
+        x = np.atleast_2d(np.asarray(features, dtype=np.float64))
+        width = len(self.feature_names)
+        if x.shape[1] != width:
+            raise SpaceError(f"features must have {width} columns for space {self.name!r}, "
+                             f"got {x.shape[1]}")
+        if not np.all(np.isfinite(x)):
+            raise SpaceError("features must be finite")
+        idx = np.zeros((x.shape[0], len(self._searched)), dtype=np.int64)
+        col = 0
+        for j, p in enumerate(self._searched):
+            k = len(p.choices)
+            if p.ordered:
+                idx[:, j] = np.clip(np.rint(x[:, col] * (k - 1)), 0, k - 1)
+                col += 1
+            else:
+                idx[:, j] = np.argmax(x[:, col:col + k], axis=1)
+                col += k
+        fixed = {p.name: p.choices[0] for p in self.params if p.fixed}
+        return [{**fixed, **{p.name: p.choices[int(r[j])] for j, p in enumerate(self._searched)}}
+                for r in idx]
+
+    # -- pymoo ----------------------------------------------------------------------------
+    def to_pymoo(self, evaluate: Callable[[dict[str, Value]], tuple[Sequence[float], Sequence[float]]]
+                 | None = None, *, n_obj: int = 2, n_ieq_constr: int = 0) -> "Problem":
+        """A pymoo mixed-variable problem whose variables are this space's searched parameters.
+
+        Each variable is a ``pymoo.core.variable.Choice`` over the real values. ``evaluate``
+        maps a full design dict to ``(objectives, constraints)`` (all minimised; constraints
+        feasible when <= 0); without it the problem can be inspected but not evaluated.
+        """
+        from ._pymoo import make_pymoo_problem
+
+        return make_pymoo_problem(self, evaluate, n_obj=n_obj, n_ieq_constr=n_ieq_constr)
+
+
+def _builtin_dir():
+    return resources.files("moo_cosearch.builtin_spaces")
+
+
+def list_spaces() -> list[str]:
+    """Names of the built-in spaces."""
+    return sorted(f.name[:-5] for f in _builtin_dir().iterdir() if f.name.endswith(".toml"))
+
+
+def load_space(name_or_path: str | Path) -> JointSpace:
+    """Load a built-in space by name, or a TOML file by path.
+
+    Raises:
+        SpaceError: unknown name, unreadable or malformed TOML, or an invalid definition.
+    """
+    path = Path(name_or_path)
+    if path.suffix == ".toml" or path.exists():
+        try:
+            text = path.read_text()
+        except OSError as e:
+            raise SpaceError(f"cannot read space file {str(path)!r}: {e.strerror}") from None
+        source = str(path)
+    else:
+        res = _builtin_dir() / f"{name_or_path}.toml"
+        if not res.is_file():
+            raise SpaceError(f"unknown space {str(name_or_path)!r}; built-in spaces are "
+                             f"{list_spaces()} (or give a path to a .toml file)")
+        text, source = res.read_text(), f"{name_or_path}.toml"
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise SpaceError(f"malformed TOML in {source}: {e}") from None
+    return JointSpace.from_dict(data, source=source)
