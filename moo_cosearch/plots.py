@@ -23,6 +23,12 @@ def _pyplot():
     return plt
 
 
+def _log_if_wide(set_scale, values: np.ndarray) -> None:
+    """Log axis for positive values spanning more than two decades (latency, area, energy)."""
+    if values.size and np.all(values > 0) and values.max() > 100 * values.min():
+        set_scale("log")
+
+
 def plot_pareto_front(study: "optuna.Study", path: str | Path,
                       metric_names: Sequence[str] | None = None) -> Path:
     """Scatter every completed trial (feasible grey, infeasible light red) with the feasible
@@ -54,6 +60,8 @@ def plot_pareto_front(study: "optuna.Study", path: str | Path,
         ax.plot(front[order, j], front[order, i], "o", c="#d62728", ms=5, label="Pareto set")
         ax.set_xlabel(names[j])
         ax.set_ylabel(names[i])
+        _log_if_wide(ax.set_xscale, np.concatenate([feas[:, j], infeas[:, j]]))
+        _log_if_wide(ax.set_yscale, np.concatenate([feas[:, i], infeas[:, i]]))
         ax.grid(alpha=0.3)
     axes[0][0].legend(loc="best", fontsize=8)
     fig.suptitle(f"{study.study_name}: {len(front)} Pareto designs of {len(done)} trials",
