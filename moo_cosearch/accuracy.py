@@ -13,10 +13,11 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any, Callable, Mapping, Sequence
 
+from .networks import NB201_OPS
+
 __all__ = ["NB201_METRICS", "NB201_OPS", "nb201_arch_str", "NB201Table", "CachedAccuracy",
            "make_accuracy"]
 
-NB201_OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 NB201_METRICS = ("cifar10_test_200ep", "cifar100_test_200ep", "imagenet16_test_200ep",
                  "cifar10_test_12ep", "cifar10_val_12ep", "cifar100_test_12ep",
                  "cifar100_val_12ep", "imagenet16_test_12ep", "imagenet16_val_12ep")
