@@ -12,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["LAYER_KINDS", "Layer", "LayerBatch", "stack_layers"]
+__all__ = ["LAYER_KINDS", "Layer", "LayerBatch", "layer_matrix", "stack_layers", "stack_matrices"]
 
 #: Layer kinds and their integer ids in :class:`LayerBatch`.
 #: conv: dense k×k convolution (groups=1); pwconv: 1×1 convolution; dwconv: depthwise k×k
@@ -128,20 +128,30 @@ class LayerBatch:
         return self.kind.shape  # type: ignore[return-value]
 
 
+_COLUMNS = ("kind",) + _INT_FIELDS + ("macs", "params", "vector_ops", "input_bytes",
+                                      "output_bytes", "weight_bytes")
+
+
+def layer_matrix(layers: Sequence[Layer]) -> np.ndarray:
+    """One network as an ``(n_layers, n_columns)`` int64 matrix (the rows of a LayerBatch)."""
+    kind_id = {k: i for i, k in enumerate(LAYER_KINDS)}
+    rows = [[kind_id[layer.kind]] + [getattr(layer, c) for c in _COLUMNS[1:]]
+            for layer in layers]
+    return np.asarray(rows, dtype=np.int64).reshape(len(rows), len(_COLUMNS))
+
+
+def stack_matrices(matrices: Sequence[np.ndarray]) -> LayerBatch:
+    """Stack :func:`layer_matrix` results (one per design) into a padded :class:`LayerBatch`."""
+    n = len(matrices)
+    width = max((m.shape[0] for m in matrices), default=0)
+    data = np.zeros((len(_COLUMNS), n, width), dtype=np.int64)  # contiguous per column
+    valid = np.zeros((n, width), dtype=bool)
+    for i, m in enumerate(matrices):
+        data[:, i, :m.shape[0]] = m.T
+        valid[i, :m.shape[0]] = True
+    return LayerBatch(valid=valid, **{c: data[j] for j, c in enumerate(_COLUMNS)})
+
+
 def stack_layers(networks: Sequence[Sequence[Layer]]) -> LayerBatch:
     """Stack one layer list per design into a padded :class:`LayerBatch`."""
-    n = len(networks)
-    width = max((len(net) for net in networks), default=0)
-    cols = {name: np.zeros((n, width), dtype=np.int64) for name in
-            _INT_FIELDS + ("macs", "params", "vector_ops", "input_bytes", "output_bytes",
-                           "weight_bytes")}
-    kind = np.zeros((n, width), dtype=np.int64)
-    valid = np.zeros((n, width), dtype=bool)
-    kind_id = {k: i for i, k in enumerate(LAYER_KINDS)}
-    for i, net in enumerate(networks):
-        for j, layer in enumerate(net):
-            kind[i, j] = kind_id[layer.kind]
-            valid[i, j] = True
-            for name, arr in cols.items():
-                arr[i, j] = getattr(layer, name)
-    return LayerBatch(kind=kind, valid=valid, **cols)
+    return stack_matrices([layer_matrix(net) for net in networks])

@@ -25,12 +25,14 @@ import numbers
 from functools import lru_cache
 from typing import Mapping, Sequence
 
-from moo_cosearch._layers import Layer
+import numpy as np
+
+from moo_cosearch._layers import Layer, layer_matrix
 
 __all__ = [
     "DEFAULT_EFFNET_KERNELS", "DEFAULT_EFFNET_EXPANSIONS", "EFFNET_BLOCKS", "FAMILIES",
     "Layer", "MBV2_BLOCKS", "NB201_OPS", "build_network", "efficientnet_b0", "mobilenetv2",
-    "nas_key", "nb201", "summarize",
+    "nas_key", "nb201", "network_matrix", "summarize",
 ]
 
 #: Network families understood by :func:`build_network`.
@@ -348,3 +350,16 @@ def build_network(family: str, params: Mapping[str, object]) -> tuple[Layer, ...
         ValueError: on an unknown family, a missing NB201 edge, or invalid NAS values.
     """
     return _build_cached(nas_key(family, params))
+
+
+@lru_cache(maxsize=4096)
+def _matrix_cached(key: tuple) -> np.ndarray:
+    m = layer_matrix(_build_cached(key))
+    m.setflags(write=False)
+    return m
+
+
+def network_matrix(family: str, params: Mapping[str, object]) -> np.ndarray:
+    """:func:`build_network` as a read-only :func:`~moo_cosearch._layers.layer_matrix`
+    (cached), ready for :func:`~moo_cosearch._layers.stack_matrices`."""
+    return _matrix_cached(nas_key(family, params))

@@ -34,12 +34,11 @@ from __future__ import annotations
 
 import logging
 import math
-import tomllib
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
+from ._toml import builtin_names, read_declaration
 from .accuracy import CachedAccuracy, make_accuracy
 from .hardware import CostBackend, get_backend
 
@@ -56,6 +55,7 @@ _log = logging.getLogger(__name__)
 COST_METRICS = ("latency_ms", "energy_mj", "area_mm2")
 METRICS = ("accuracy",) + COST_METRICS
 _DIRECTIONS = ("maximize", "minimize")
+_PACKAGE = "moo_cosearch.builtin_objectives"
 
 
 class ObjectivesError(ValueError):
@@ -159,31 +159,14 @@ class ObjectiveSet:
 
 def list_objectives() -> list[str]:
     """Names of the built-in objective sets."""
-    files = resources.files("moo_cosearch.builtin_objectives").iterdir()
-    return sorted(f.name[:-5] for f in files if f.name.endswith(".toml"))
+    return builtin_names(_PACKAGE)
 
 
 def load_objectives(name_or_path: str | Path | ObjectiveSet) -> ObjectiveSet:
     """Load a built-in objective set by name, or a TOML file by path."""
     if isinstance(name_or_path, ObjectiveSet):
         return name_or_path
-    path = Path(name_or_path)
-    if path.suffix == ".toml" or path.exists():
-        try:
-            text, source = path.read_text(), str(path)
-        except OSError as e:
-            raise ObjectivesError(f"cannot read objectives file {str(path)!r}: {e.strerror}") \
-                from None
-    else:
-        res = resources.files("moo_cosearch.builtin_objectives") / f"{name_or_path}.toml"
-        if not res.is_file():
-            raise ObjectivesError(f"unknown objective set {str(name_or_path)!r}; built-in sets "
-                                  f"are {list_objectives()} (or give a path to a .toml file)")
-        text, source = res.read_text(), f"{name_or_path}.toml"
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise ObjectivesError(f"malformed TOML in {source}: {e}") from None
+    data, source = read_declaration(name_or_path, _PACKAGE, "objective set", ObjectivesError)
     return ObjectiveSet.from_dict(data, source=source)
 
 

@@ -33,13 +33,13 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import tomllib
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
+
+from ._toml import builtin_names, read_declaration
 
 if TYPE_CHECKING:  # heavy imports stay lazy
     import optuna
@@ -48,6 +48,7 @@ if TYPE_CHECKING:  # heavy imports stay lazy
 __all__ = ["Param", "JointSpace", "load_space", "list_spaces", "SpaceError"]
 
 Value = int | float | str
+_PACKAGE = "moo_cosearch.builtin_spaces"
 _GROUPS = ("nas", "has")
 
 
@@ -85,6 +86,11 @@ class Param:
             raise SpaceError(f"{self.name}: group must be one of {list(_GROUPS)}, got {self.group!r}")
         if len(self.choices) == 0:
             raise SpaceError(f"{self.name}: choices must not be empty")
+        numeric = all(isinstance(c, (int, float)) and not isinstance(c, bool)
+                      for c in self.choices)
+        if numeric and any(isinstance(c, float) for c in self.choices):
+            # one canonical type per grid: [0.5, 1, 2] is stored as [0.5, 1.0, 2.0]
+            object.__setattr__(self, "choices", tuple(float(c) for c in self.choices))
         for c in self.choices:
             if isinstance(c, bool) or not isinstance(c, (int, float, str)):
                 raise SpaceError(f"{self.name}: choices must be numbers or strings, got {c!r}")
@@ -120,8 +126,6 @@ def _make_param(spec: Mapping[str, Any], name: str) -> Param:
     if not isinstance(choices, list):
         raise SpaceError(f"{name}: choices must be a list, got {choices!r}")
     numeric = all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in choices)
-    if numeric and any(isinstance(c, float) for c in choices):
-        choices = [float(c) for c in choices]
     ordered = spec.get("ordered", numeric)
     if not isinstance(ordered, bool):
         raise SpaceError(f"{name}: ordered must be true or false, got {ordered!r}")
@@ -301,8 +305,9 @@ class JointSpace:
 
     def indices(self, designs: Iterable[Mapping[str, Any]]) -> np.ndarray:
         """Grid indices of the searched parameters, shape (n, n_searched), validated."""
-        rows = [[p.index(self.validate(d)[p.name]) for p in self._searched] for d in designs]
-        return np.asarray(rows, dtype=np.int64).reshape(-1, len(self._searched))
+        valid = [self.validate(d) for d in designs]
+        rows = [[p.index(v[p.name]) for p in self._searched] for v in valid]
+        return np.asarray(rows, dtype=np.int64).reshape(len(rows), len(self._searched))
 
     def encode(self, designs: Iterable[Mapping[str, Any]]) -> np.ndarray:
         """Float features: ordered grids as index/(k-1) in [0, 1], unordered as one-hot.
@@ -362,13 +367,9 @@ class JointSpace:
         return make_pymoo_problem(self, evaluate, n_obj=n_obj, n_ieq_constr=n_ieq_constr)
 
 
-def _builtin_dir():
-    return resources.files("moo_cosearch.builtin_spaces")
-
-
 def list_spaces() -> list[str]:
     """Names of the built-in spaces."""
-    return sorted(f.name[:-5] for f in _builtin_dir().iterdir() if f.name.endswith(".toml"))
+    return builtin_names(_PACKAGE)
 
 
 def load_space(name_or_path: str | Path) -> JointSpace:
@@ -377,21 +378,5 @@ def load_space(name_or_path: str | Path) -> JointSpace:
     Raises:
         SpaceError: unknown name, unreadable or malformed TOML, or an invalid definition.
     """
-    path = Path(name_or_path)
-    if path.suffix == ".toml" or path.exists():
-        try:
-            text = path.read_text()
-        except OSError as e:
-            raise SpaceError(f"cannot read space file {str(path)!r}: {e.strerror}") from None
-        source = str(path)
-    else:
-        res = _builtin_dir() / f"{name_or_path}.toml"
-        if not res.is_file():
-            raise SpaceError(f"unknown space {str(name_or_path)!r}; built-in spaces are "
-                             f"{list_spaces()} (or give a path to a .toml file)")
-        text, source = res.read_text(), f"{name_or_path}.toml"
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise SpaceError(f"malformed TOML in {source}: {e}") from None
+    data, source = read_declaration(name_or_path, _PACKAGE, "space", SpaceError)
     return JointSpace.from_dict(data, source=source)

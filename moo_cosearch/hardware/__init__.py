@@ -42,8 +42,8 @@ class EdgeBackend(CostBackend):
     name = "edge"
 
     def evaluate(self, space: "JointSpace", designs: Sequence[Mapping[str, Any]]) -> CostResult:
-        from ..networks import build_network
-        from .._layers import stack_layers
+        from .._layers import stack_matrices
+        from ..networks import network_matrix
         from .edge import EDGE_PARAMS, edge_cost
 
         if space.network is None:
@@ -54,7 +54,7 @@ class EdgeBackend(CostBackend):
             raise ValueError(f"the edge backend needs accelerator parameters {missing} that "
                              f"space {space.name!r} does not have")
         designs = [space.validate(d) for d in designs]
-        layers = stack_layers([build_network(space.network, d) for d in designs])
+        layers = stack_matrices([network_matrix(space.network, d) for d in designs])
         hw = {p: np.array([float(d[p]) for d in designs]) for p in EDGE_PARAMS}
         return edge_cost(layers, hw)
 

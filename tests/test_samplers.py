@@ -1,0 +1,270 @@
+"""Sampler registry: names, options, determinism, constraints and a brute-forced Pareto front."""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+
+import moocore
+import numpy as np
+import optuna
+import pytest
+
+from moo_cosearch import samplers as samplers_mod
+from moo_cosearch.samplers import create_sampler, list_samplers, register_sampler
+from moo_cosearch.space import JointSpace, Param, load_space
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+BUILTIN = ["gp", "nsga2", "nsga3", "random", "tpe"]
+GRID5 = (0, 1, 2, 3, 4)
+
+
+@pytest.fixture(autouse=True)
+def _quiet_experimental_warnings():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        yield
+
+
+@pytest.fixture
+def registry(monkeypatch):
+    """A private copy of the registry, restored after the test."""
+    monkeypatch.setattr(samplers_mod, "_REGISTRY", dict(samplers_mod._REGISTRY))
+    return samplers_mod._REGISTRY
+
+
+# ---- registry ---------------------------------------------------------------------------------
+def test_list_samplers_names_and_descriptions():
+    known = list_samplers()
+    assert set(BUILTIN) <= set(known)
+    assert list(known) == sorted(known)
+    assert all(isinstance(d, str) and d for d in known.values())
+    assert "NSGA-II" in known["nsga2"]
+
+
+@pytest.mark.parametrize("name,cls", [
+    ("random", optuna.samplers.RandomSampler),
+    ("tpe", optuna.samplers.TPESampler),
+    ("nsga2", optuna.samplers.NSGAIISampler),
+    ("nsga3", optuna.samplers.NSGAIIISampler),
+    ("gp", optuna.samplers.GPSampler),
+])
+def test_create_sampler_builds_optuna_samplers(name, cls):
+    sampler = create_sampler(name, seed=0)
+    assert isinstance(sampler, optuna.samplers.BaseSampler)
+    assert type(sampler) is cls
+
+
+def test_unknown_sampler_lists_known_names():
+    with pytest.raises(ValueError) as e:
+        create_sampler("cmaes-ish", seed=0)
+    msg = str(e.value)
+    assert msg.startswith("sampler must be one of [")
+    assert msg.endswith("got 'cmaes-ish'")
+    for name in BUILTIN:
+        assert repr(name) in msg
+
+
+@pytest.mark.parametrize("name", BUILTIN)
+def test_bad_option_names_the_sampler(name):
+    with pytest.raises(ValueError) as e:
+        create_sampler(name, seed=0, populaton_size=8)          # misspelt on purpose
+    msg = str(e.value)
+    assert msg.startswith(f"bad option for sampler {name!r}: ")
+    assert "populaton_size" in msg
+
+
+def test_bad_option_value_is_a_value_error():
+    with pytest.raises(ValueError, match="population_size"):
+        create_sampler("nsga2", seed=0, population_size=1)
+
+
+def test_nsga2_population_size_passes_through():
+    sampler = create_sampler("nsga2", seed=0, population_size=8)
+    assert sampler.population_size == 8
+    space = load_space("nb201-edge")
+
+    def objective(trial):
+        d = space.suggest(trial)
+        return float(d["pes_x"]), float(d["pes_y"])
+
+    study = optuna.create_study(directions=["minimize", "minimize"], sampler=sampler)
+    study.optimize(objective, n_trials=24)
+    generations = [t.system_attrs["NSGAIISampler:generation"] for t in study.trials]
+    assert generations == [0] * 8 + [1] * 8 + [2] * 8
+
+
+def test_nsga2_default_population_is_optunas():
+    assert create_sampler("nsga2", seed=0).population_size == 50
+    assert create_sampler("nsga3", seed=0, population_size=12).population_size == 12
+
+
+def test_tpe_is_multivariate_by_default_and_overridable():
+    assert create_sampler("tpe", seed=0)._multivariate is True
+    assert create_sampler("tpe", seed=0, multivariate=False)._multivariate is False
+    assert create_sampler("tpe", seed=0, n_startup_trials=3)._n_startup_trials == 3
+
+
+def test_gp_options_pass_through():
+    assert create_sampler("gp", seed=0, n_startup_trials=4)._n_startup_trials == 4
+
+
+def test_register_sampler(registry):
+    made = []
+
+    def factory(seed=None, **options):
+        made.append((seed, options))
+        return optuna.samplers.RandomSampler(seed=seed)
+
+    register_sampler("my-random", factory, "a test sampler")
+    assert list_samplers()["my-random"] == "a test sampler"
+    sampler = create_sampler("my-random", seed=5, flavour="plain")
+    assert isinstance(sampler, optuna.samplers.RandomSampler)
+    assert made == [(5, {"flavour": "plain"})]
+    register_sampler("strict", lambda seed=None: optuna.samplers.RandomSampler(seed=seed))
+    with pytest.raises(ValueError, match="bad option for sampler 'strict'"):
+        create_sampler("strict", seed=0, extra=1)
+
+
+def test_register_sampler_cleanup_leaves_builtins():
+    # runs after test_register_sampler: the fixture restored the original registry
+    assert "my-random" not in list_samplers()
+    assert set(list_samplers()) >= set(BUILTIN)
+
+
+# ---- determinism ------------------------------------------------------------------------------
+NB201 = load_space("nb201-edge")
+OP_WEIGHT = {"none": 0, "skip_connect": 1, "nor_conv_1x1": 2, "nor_conv_3x3": 3,
+             "avg_pool_3x3": 1}
+
+
+def _nb201_objective(trial):
+    d = NB201.suggest(trial)
+    work = sum(OP_WEIGHT[d[f"edge{i}"]] for i in range(6))
+    pes = d["pes_x"] * d["pes_y"]
+    latency = work * 100.0 / (pes * d["compute_lanes"]) + 1.0 / d["io_bandwidth_gbps"]
+    error = 20.0 - work + 0.01 * d["local_memory_mb"]
+    return latency, error
+
+
+SETTINGS = {
+    "random": ({}, 20),
+    "tpe": ({"n_startup_trials": 5}, 15),
+    "nsga2": ({"population_size": 6}, 18),
+    "nsga3": ({"population_size": 6}, 18),
+    "gp": ({"n_startup_trials": 3}, 6),     # 3 GP-driven trials keep this fast
+}
+
+
+def _run(name, seed):
+    options, n_trials = SETTINGS[name]
+    study = optuna.create_study(directions=["minimize", "minimize"],
+                                sampler=create_sampler(name, seed=seed, **options))
+    study.optimize(_nb201_objective, n_trials=n_trials)
+    assert len(study.trials) == n_trials
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+    return [t.params for t in study.trials]
+
+
+@pytest.mark.parametrize("name", BUILTIN)
+def test_same_seed_same_study(name):
+    a, b = _run(name, seed=11), _run(name, seed=11)
+    assert a == b
+    for params in a:
+        assert NB201.validate(params) == params
+    # the model-based samplers do act after their start-up phase: not a constant sequence
+    assert len({tuple(p.values()) for p in a}) > 1
+
+
+@pytest.mark.parametrize("name", BUILTIN)
+def test_different_seed_different_study(name):
+    assert _run(name, seed=11) != _run(name, seed=12)
+
+
+# ---- constraints ------------------------------------------------------------------------------
+CSPACE = JointSpace("constrained", [
+    Param("mode", ("turbo", "safe"), "has", False),
+    Param("x", GRID5, "nas", True),
+    Param("y", GRID5, "has", True),
+])
+
+
+def _constrained_objective(trial):
+    d = CSPACE.suggest(trial)
+    turbo = d["mode"] == "turbo"
+    # turbo designs look better on both objectives but break the power budget
+    trial.set_constraint("power", 1.0 if turbo else -1.0)
+    bonus = 3.0 if turbo else 0.0
+    return d["x"] + d["y"] ** 2 / 4 - bonus, (4 - d["x"]) ** 2 / 4 + (4 - d["y"]) - bonus
+
+
+def _non_dominated(values):
+    v = np.asarray(values, dtype=float)
+    return [i for i in range(len(v))
+            if not any(np.all(v[j] <= v[i]) and np.any(v[j] < v[i]) for j in range(len(v)))]
+
+
+def test_nsga2_best_trials_are_feasible():
+    study = optuna.create_study(directions=["minimize", "minimize"],
+                                sampler=create_sampler("nsga2", seed=0, population_size=10))
+    study.optimize(_constrained_objective, n_trials=60)
+    trials = study.trials
+    assert {t.params["mode"] for t in trials} == {"turbo", "safe"}
+    best = study.best_trials
+    assert best
+    assert all(t.params["mode"] == "safe" and t.constraints == {"power": -1.0} for t in best)
+    # without the constraint the front would be made of infeasible turbo designs
+    unconstrained = [trials[i] for i in _non_dominated([t.values for t in trials])]
+    assert any(t.params["mode"] == "turbo" for t in unconstrained)
+    # and the reported front is exactly the non-dominated set of the feasible trials
+    feasible = [t for t in trials if t.params["mode"] == "safe"]
+    expected = {feasible[i].number for i in _non_dominated([t.values for t in feasible])}
+    assert {t.number for t in best} == expected
+
+
+# ---- a brute-forced Pareto front --------------------------------------------------------------
+TINY = JointSpace("tiny", [Param(n, GRID5, "nas", True) for n in ("x", "y", "z")])
+
+
+def _tiny_f(x, y, z):
+    # Pareto set: z = 2 (any x, y); front: (s, 12 - s) for s = x + y in 0..8
+    return float(x + y + (z - 2) ** 2), float(12 - x - y + (z - 2) ** 2)
+
+
+ALL_DESIGNS = list(itertools.product(GRID5, GRID5, GRID5))
+ALL_F = np.array([_tiny_f(*d) for d in ALL_DESIGNS])
+REF = ALL_F.max(axis=0) + 1.0          # (13, 17)
+
+
+def test_brute_force_front_by_hand():
+    assert len(ALL_DESIGNS) == TINY.cardinality == 125
+    nd = _non_dominated(ALL_F)
+    assert sorted(ALL_DESIGNS[i] for i in nd) == sorted(
+        (x, y, 2) for x in GRID5 for y in GRID5)
+    front = np.unique(ALL_F[nd], axis=0)
+    np.testing.assert_array_equal(front, [[s, 12 - s] for s in range(9)])
+    np.testing.assert_array_equal(REF, [13.0, 17.0])
+    # staircase by hand: sum_{s=0..7} 1 * (5 + s) + (13 - 8) * (17 - 4) = 68 + 65
+    assert moocore.hypervolume(front, ref=REF) == pytest.approx(133.0)
+
+
+def test_nsga2_recovers_the_brute_force_front():
+    front = ALL_F[_non_dominated(ALL_F)]
+    hv_true = moocore.hypervolume(front, ref=REF)
+
+    def objective(trial):
+        return _tiny_f(**TINY.suggest(trial))
+
+    study = optuna.create_study(directions=["minimize", "minimize"],
+                                sampler=create_sampler("nsga2", seed=0, population_size=20))
+    study.optimize(objective, n_trials=200)
+    best = study.best_trials
+    found = np.array([t.values for t in best])
+    for t in best:                       # the values really are the objective of the params
+        assert tuple(t.values) == _tiny_f(**t.params)
+    assert moocore.hypervolume(found, ref=REF) >= 0.9 * hv_true
+    # every reported trial is non-dominated in the full enumeration, not just among the trials
+    for f in found:
+        dominated = np.all(ALL_F <= f, axis=1) & np.any(ALL_F < f, axis=1)
+        assert not dominated.any(), f
