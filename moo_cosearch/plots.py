@@ -43,14 +43,16 @@ def plot_pareto_front(study: "optuna.Study", path: str | Path,
     done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     feas = np.array([t.values for t in done if _is_feasible(t)]).reshape(-1, len(names))
     infeas = np.array([t.values for t in done if not _is_feasible(t)]).reshape(-1, len(names))
-    front = np.array([t.values for t in pareto_trials(study)]).reshape(-1, len(names))
+    front_trials = pareto_trials(study)
+    distinct = len({tuple(sorted(t.params.items())) for t in front_trials})
+    front = np.array([t.values for t in front_trials]).reshape(-1, len(names))
     if len(names) == 1:  # a single objective: value against trial number
         names = names + ["trial"]
         number = np.array([[t.number] for t in done])
         feasible = np.array([_is_feasible(t) for t in done], dtype=bool)
         feas = np.hstack([feas, number[feasible].reshape(-1, 1)])
         infeas = np.hstack([infeas, number[~feasible].reshape(-1, 1)])
-        front = np.hstack([front, [[t.number] for t in pareto_trials(study)]]).reshape(-1, 2)
+        front = np.hstack([front, [[t.number] for t in front_trials]]).reshape(-1, 2)
     pairs = list(combinations(range(len(names)), 2))
     fig, axes = plt.subplots(1, len(pairs), figsize=(5 * len(pairs), 4.2), squeeze=False)
     for ax, (i, j) in zip(axes[0], pairs):
@@ -64,7 +66,7 @@ def plot_pareto_front(study: "optuna.Study", path: str | Path,
         _log_if_wide(ax.set_yscale, np.concatenate([feas[:, i], infeas[:, i]]))
         ax.grid(alpha=0.3)
     axes[0][0].legend(loc="best", fontsize=8)
-    fig.suptitle(f"{study.study_name}: {len(front)} Pareto designs of {len(done)} trials",
+    fig.suptitle(f"{study.study_name}: {distinct} distinct Pareto designs, {len(done)} trials",
                  fontsize=9)
     fig.tight_layout()
     path = Path(path)
