@@ -29,6 +29,16 @@ def _optuna_sampler(class_name: str, **defaults: Any) -> SamplerFactory:
     return make
 
 
+def _qehvi(seed: int | None = None, **options: Any) -> "optuna.samplers.BaseSampler":
+    from ._botorch import QEHVISampler
+
+    return QEHVISampler(seed=seed, **options)
+
+
+def _qnehvi(seed: int | None = None, **options: Any) -> "optuna.samplers.BaseSampler":
+    return _qehvi(seed=seed, noisy=True, **options)
+
+
 _REGISTRY: dict[str, tuple[SamplerFactory, str]] = {
     "random": (_optuna_sampler("RandomSampler"), "uniform random search (optuna RandomSampler)"),
     "tpe": (_optuna_sampler("TPESampler", multivariate=True),
@@ -39,6 +49,8 @@ _REGISTRY: dict[str, tuple[SamplerFactory, str]] = {
               "NSGA-III, reference directions (optuna NSGAIIISampler)"),
     "gp": (_optuna_sampler("GPSampler"),
            "Gaussian-process BO, logEHVI for several objectives (optuna GPSampler)"),
+    "qehvi": (_qehvi, "BoTorch qLogEHVI: batched GP, pooled two-stage acquisition (ours)"),
+    "qnehvi": (_qnehvi, "BoTorch qLogNEHVI (noisy observations), otherwise as qehvi (ours)"),
 }
 
 

@@ -1,0 +1,187 @@
+"""Numeric encoding of an Optuna search space for model-based samplers.
+
+Every parameter becomes a block of columns in [0, 1]:
+
+- float: one column, (log-)normalised to the bounds;
+- int: one column, normalised, decoded to the nearest step;
+- ordered categorical (numeric grids such as PEs {1, 2, 4, 6, 8}): one column, index / (k - 1);
+- unordered categorical (op names): one-hot, k columns.
+
+Whether a categorical is ordered comes from a :class:`~moo_cosearch.space.JointSpace` when one
+is known, otherwise it is inferred (all choices numbers → ordered). Candidate pools (uniform
+samples, mutations and crossovers of given designs) are generated directly in this encoding,
+vectorised per parameter.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+from optuna.distributions import (BaseDistribution, CategoricalDistribution, FloatDistribution,
+                                  IntDistribution)
+
+__all__ = ["Encoder"]
+
+
+@dataclass(frozen=True)
+class _Block:
+    name: str
+    dist: BaseDistribution
+    start: int
+    width: int
+    kind: str  # "float" | "int" | "ordinal" | "onehot"
+    levels: int  # grid size for int / ordinal / onehot; 0 for float
+
+
+def _is_number(c: Any) -> bool:
+    return isinstance(c, (int, float)) and not isinstance(c, bool)
+
+
+class Encoder:
+    """Encode / decode parameter dicts of an Optuna search space (see the module docstring).
+
+    Args:
+        search_space: name → Optuna distribution.
+        ordered: optional name → bool overriding the inference for categoricals.
+    """
+
+    def __init__(self, search_space: Mapping[str, BaseDistribution],
+                 ordered: Mapping[str, bool] | None = None) -> None:
+        ordered = dict(ordered or {})
+        blocks: list[_Block] = []
+        col = 0
+        for name in sorted(search_space):
+            dist = search_space[name]
+            if isinstance(dist, CategoricalDistribution):
+                k = len(dist.choices)
+                is_ord = ordered.get(name, all(_is_number(c) for c in dist.choices))
+                kind, width = ("ordinal", 1) if is_ord or k <= 2 else ("onehot", k)
+                blocks.append(_Block(name, dist, col, width, kind, k))
+            elif isinstance(dist, IntDistribution):
+                levels = (dist.high - dist.low) // dist.step + 1
+                blocks.append(_Block(name, dist, col, 1, "int", levels))
+                width = 1
+            elif isinstance(dist, FloatDistribution):
+                blocks.append(_Block(name, dist, col, 1, "float", 0))
+                width = 1
+            else:  # pragma: no cover - Optuna has no other distribution kinds
+                raise TypeError(f"unsupported distribution for {name!r}: {dist!r}")
+            col += width
+        self.blocks = tuple(blocks)
+        self.dim = col
+
+    # -- single values ----------------------------------------------------------------------
+    def _to_unit(self, b: _Block, value: Any) -> np.ndarray:
+        d = b.dist
+        if b.kind in ("ordinal", "onehot"):
+            idx = d.to_internal_repr(value)  # type: ignore[attr-defined]
+            if b.kind == "onehot":
+                return np.eye(b.levels)[int(idx)]
+            return np.array([idx / max(b.levels - 1, 1)])
+        lo, hi = float(d.low), float(d.high)  # type: ignore[attr-defined]
+        v = float(value)
+        if d.log:  # type: ignore[attr-defined]
+            lo, hi, v = math.log(lo), math.log(hi), math.log(v)
+        return np.array([0.5 if hi == lo else (v - lo) / (hi - lo)])
+
+    def _from_unit(self, b: _Block, x: np.ndarray) -> Any:
+        d = b.dist
+        if b.kind == "onehot":
+            return d.choices[int(np.argmax(x))]  # type: ignore[attr-defined]
+        u = float(np.clip(x[0], 0.0, 1.0))
+        if b.kind == "ordinal":
+            return d.choices[int(round(u * (b.levels - 1)))]  # type: ignore[attr-defined]
+        lo, hi = float(d.low), float(d.high)  # type: ignore[attr-defined]
+        if d.log:  # type: ignore[attr-defined]
+            v = math.exp(math.log(lo) + u * (math.log(hi) - math.log(lo)))
+        else:
+            v = lo + u * (hi - lo)
+        if b.kind == "int":
+            step = d.step  # type: ignore[attr-defined]
+            v = int(d.low + round((v - d.low) / step) * step)  # type: ignore[attr-defined]
+            return int(min(max(v, d.low), d.high))  # type: ignore[attr-defined]
+        return float(min(max(v, lo), hi))
+
+    # -- batches ----------------------------------------------------------------------------
+    def encode(self, params_list: list[Mapping[str, Any]]) -> np.ndarray:
+        """(n, dim) float array of the given parameter dicts."""
+        out = np.zeros((len(params_list), self.dim))
+        for i, params in enumerate(params_list):
+            for b in self.blocks:
+                out[i, b.start:b.start + b.width] = self._to_unit(b, params[b.name])
+        return out
+
+    def decode(self, x: np.ndarray) -> dict[str, Any]:
+        """Parameter dict of one encoded row (nearest grid point for discrete parameters)."""
+        return {b.name: self._from_unit(b, x[b.start:b.start + b.width]) for b in self.blocks}
+
+    def snap(self, X: np.ndarray) -> np.ndarray:
+        """Rows moved onto the grid: one-hot argmax, ordinal/int to the nearest level."""
+        X = X.copy()
+        for b in self.blocks:
+            cols = slice(b.start, b.start + b.width)
+            if b.kind == "onehot":
+                X[:, cols] = np.eye(b.levels)[np.argmax(X[:, cols], axis=1)]
+            elif b.kind == "ordinal" or (b.kind == "int" and not b.dist.log):  # type: ignore
+                X[:, cols] = np.round(np.clip(X[:, cols], 0, 1) * (b.levels - 1)) / max(
+                    b.levels - 1, 1)
+            elif b.kind == "int":  # log-scaled ints: decode and re-encode
+                X[:, cols] = [self._to_unit(b, self._from_unit(b, r)) for r in X[:, cols]]
+            else:
+                X[:, cols] = np.clip(X[:, cols], 0, 1)
+        return X
+
+    def random(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """``n`` uniform random designs (uniform over each grid, uniform in unit space for
+        floats)."""
+        X = np.zeros((n, self.dim))
+        for b in self.blocks:
+            X[:, b.start:b.start + b.width] = self._random_block(b, n, rng)
+        return X
+
+    def _random_block(self, b: _Block, n: int, rng: np.random.Generator) -> np.ndarray:
+        if b.kind == "onehot":
+            return np.eye(b.levels)[rng.integers(b.levels, size=n)]
+        if b.kind == "float":
+            return rng.random((n, 1))
+        if b.kind == "int" and b.dist.log:  # type: ignore[attr-defined]
+            return self.snap_block(b, rng.random((n, 1)))
+        return (rng.integers(b.levels, size=n) / max(b.levels - 1, 1))[:, None]
+
+    def snap_block(self, b: _Block, cols: np.ndarray) -> np.ndarray:
+        return np.array([self._to_unit(b, self._from_unit(b, r)) for r in cols])
+
+    def mutate(self, parents: np.ndarray, n: int, rng: np.random.Generator,
+               rate: float | None = None, sigma: float = 0.1) -> np.ndarray:
+        """``n`` children of random parents: each parameter is changed with probability
+        ``rate`` (default 1.5 / n_params, at least one per child): discrete ones resampled,
+        floats moved by N(0, sigma) in unit space."""
+        nb = len(self.blocks)
+        rate = min(1.0, 1.5 / nb) if rate is None else rate
+        X = parents[rng.integers(len(parents), size=n)].copy()
+        change = rng.random((n, nb)) < rate
+        change[np.arange(n), rng.integers(nb, size=n)] = True
+        for j, b in enumerate(self.blocks):
+            rows = np.flatnonzero(change[:, j])
+            if not len(rows):
+                continue
+            cols = slice(b.start, b.start + b.width)
+            if b.kind == "float":
+                X[rows, cols] = np.clip(X[rows, cols] + rng.normal(0, sigma, (len(rows), 1)),
+                                        0, 1)
+            else:
+                X[rows, cols] = self._random_block(b, len(rows), rng)
+        return X
+
+    def crossover(self, parents: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+        """``n`` uniform crossovers of random parent pairs (whole parameter blocks)."""
+        a = parents[rng.integers(len(parents), size=n)]
+        c = parents[rng.integers(len(parents), size=n)]
+        X = a.copy()
+        for b in self.blocks:
+            take = rng.random(n) < 0.5
+            X[take, b.start:b.start + b.width] = c[take, b.start:b.start + b.width]
+        return X
