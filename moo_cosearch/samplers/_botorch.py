@@ -72,6 +72,8 @@ class QEHVISampler(BaseSampler):
         prescreen: optional ``f(list of param dicts) -> bool array`` dropping candidates a cheap
             cost model already knows to be infeasible before acquisition scoring.
         device: torch device (default: CUDA when available, else CPU).
+        torch_threads: torch CPU threads while proposing (restored afterwards); the matrices
+            are small, and more threads mostly contend with each other and other workers.
         independent_sampler: for parameters outside the relative search space and start-up.
     """
 
@@ -80,7 +82,7 @@ class QEHVISampler(BaseSampler):
                  mc_samples: int = 128, beta: float = 1.0, refit_every: int = 5,
                  fit_maxiter: int = 100, warm_maxiter: int = 25, ordered: dict[str, bool] | None = None,
                  prescreen: Callable[[list[dict[str, Any]]], np.ndarray] | None = None,
-                 device: str | None = None,
+                 device: str | None = None, torch_threads: int = 1,
                  independent_sampler: BaseSampler | None = None) -> None:
         self._rng = np.random.default_rng(seed)
         self._seed = seed
@@ -96,9 +98,10 @@ class QEHVISampler(BaseSampler):
         self._ordered = ordered
         self._prescreen = prescreen
         self._device = device
+        self._threads = torch_threads
         self._independent = independent_sampler or RandomSampler(seed=seed)
         self._search_space = IntersectionSearchSpace()
-        self._hyper: dict[str, Any] | None = None  # warm-start state of the GP
+        self._hyper = None  # GPHypers of the last fit: the warm start of the next
         self._hyper_key: tuple | None = None
         self._fits_since = 0
         self.last_timing: dict[str, float] = {}
@@ -138,7 +141,14 @@ class QEHVISampler(BaseSampler):
         running = [t for t in trials if t.state == TrialState.RUNNING
                    and t.number != trial.number
                    and search_space.keys() <= _pending_params(t).keys()]
-        params = self._propose(study, done, running, search_space)
+        import torch
+
+        threads = torch.get_num_threads()
+        torch.set_num_threads(self._threads)  # small matrices: extra threads only contend
+        try:
+            params = self._propose(study, done, running, search_space)
+        finally:
+            torch.set_num_threads(threads)
         study._storage.set_trial_system_attr(trial._trial_id, _PARAMS_KEY, json.dumps(params))
         return params
 
@@ -162,6 +172,7 @@ class QEHVISampler(BaseSampler):
         import torch
 
         t0 = time.perf_counter()
+        self.last_timing = {}
         device = torch.device(self._device or ("cuda" if torch.cuda.is_available() else "cpu"))
         tkw = {"dtype": torch.float64, "device": device}
         enc = Encoder(search_space, self._ordered_flags(study))
@@ -174,6 +185,7 @@ class QEHVISampler(BaseSampler):
         finite = np.all(np.isfinite(Yobj), axis=1) & np.all(np.isfinite(C), axis=1)
         X, Yobj, C = X[finite], Yobj[finite], C[finite]
         feasible = np.all(C <= 0, axis=1)
+        C = C[:, np.ptp(C, axis=0) > 0]  # a constraint that never varied carries no information
         m = Yobj.shape[1]
         pending = enc.encode([_pending_params(t) for t in running]) if running else None
 
@@ -195,37 +207,29 @@ class QEHVISampler(BaseSampler):
                                 None if pending is None else torch.tensor(pending, **tkw))
         best_x = self._score(enc, torch.tensor(pool, **tkw), model, acq, Yobj, feasible, m,
                              partitioning)
-        self.last_timing = {"fit_s": t_fit - t0, "pool_s": t_pool - t_fit,
-                            "score_s": time.perf_counter() - t_pool}
+        self.last_timing.update(fit_s=t_fit - t0, pool_s=t_pool - t_fit,
+                                score_s=time.perf_counter() - t_pool)
         return enc.decode(best_x)
 
     def _fit(self, X, Y, key: tuple):
-        import torch
-        from botorch.fit import fit_gpytorch_mll
+        from botorch.exceptions import InputDataWarning
         from botorch.models import SingleTaskGP
         from botorch.models.transforms import Standardize
-        from gpytorch.mlls import ExactMarginalLogLikelihood
 
-        model = SingleTaskGP(X, Y, outcome_transform=Standardize(m=Y.shape[-1]))
+        from ._gpfit import apply_hypers, fit_gp_hypers, train_targets
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", InputDataWarning)
+            model = SingleTaskGP(X, Y, outcome_transform=Standardize(m=Y.shape[-1]))
         warm = self._hyper is not None and self._hyper_key == key
-        if warm:
-            model.load_state_dict(self._hyper, strict=False)
         if not warm or self._fits_since + 1 >= self._refit_every:
-            mll = ExactMarginalLogLikelihood(model.likelihood, model)
-            maxiter = self._warm_maxiter if warm else self._fit_maxiter
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                try:
-                    fit_gpytorch_mll(mll, optimizer_kwargs={"options": {"maxiter": maxiter}})
-                except Exception:  # noqa: BLE001 - keep the warm-started hyperparameters
-                    if not warm:
-                        raise
+            self._hyper = fit_gp_hypers(X, train_targets(model), self._hyper if warm else None,
+                                        self._warm_maxiter if warm else self._fit_maxiter)
+            self._hyper_key = key
             self._fits_since = 0
         else:
             self._fits_since += 1
-        self._hyper = {k: v.detach().clone() for k, v in model.state_dict().items()
-                       if "raw_" in k or k.endswith("constant")}
-        self._hyper_key = key
+        apply_hypers(model, self._hyper)
         model.eval()
         return model
 
@@ -321,11 +325,14 @@ class QEHVISampler(BaseSampler):
                m: int, partitioning) -> np.ndarray:
         import torch
 
+        t0 = time.perf_counter()
         pre = self._prescore(model, Xc, Yobj, feasible, m, partitioning)
         cand = Xc[torch.topk(pre, min(self._n_rescore, len(Xc))).indices]
+        t1 = time.perf_counter()
         with torch.no_grad():
             vals = torch.cat([acq(cand[i:i + 256].unsqueeze(1))
                               for i in range(0, len(cand), 256)])
+        self.last_timing.update(prescore_s=t1 - t0, acq_s=time.perf_counter() - t1)
         best = cand[int(torch.argmax(vals))].cpu().numpy()
         if any(b.kind == "float" for b in enc.blocks):
             best = self._refine(enc, best, acq, float(vals.max()),
