@@ -78,7 +78,7 @@ class QEHVISampler(BaseSampler):
     """
 
     def __init__(self, *, seed: int | None = None, n_startup_trials: int = 10,
-                 noisy: bool = False, n_candidates: int = 4096, n_rescore: int = 128,
+                 noisy: bool = False, n_candidates: int = 4096, n_rescore: int = 64,
                  mc_samples: int = 128, beta: float = 1.0, refit_every: int = 5,
                  fit_maxiter: int = 100, warm_maxiter: int = 25, ordered: dict[str, bool] | None = None,
                  prescreen: Callable[[list[dict[str, Any]]], np.ndarray] | None = None,
@@ -299,10 +299,15 @@ class QEHVISampler(BaseSampler):
         """Feasibility-weighted hypervolume improvement of the optimistic point, per row."""
         import torch
 
-        with torch.no_grad():  # marginals only: a batch of q = 1 points, no joint covariance
-            post = model.posterior(Xc.unsqueeze(-2))
-            mean = post.mean.squeeze(-2)
-            std = post.variance.squeeze(-2).clamp_min(1e-12).sqrt()
+        from ._gpfit import marginal_posterior, train_targets
+
+        with torch.no_grad():
+            X = model.train_inputs[0]
+            mean, var = marginal_posterior(X[0] if X.dim() == 3 else X, train_targets(model),
+                                           self._hyper, Xc)
+            tf = model.outcome_transform  # back from the standardised outcome space
+            mean = mean * tf.stdvs + tf.means
+            std = var.sqrt() * tf.stdvs
         opt = mean[:, :m] + self._beta * std[:, :m]
         n_out = mean.shape[-1]
         if n_out > m:

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from scipy.optimize import minimize
 
-__all__ = ["GPHypers", "apply_hypers", "fit_gp_hypers", "train_targets"]
+__all__ = ["GPHypers", "apply_hypers", "fit_gp_hypers", "marginal_posterior", "train_targets"]
 
 _LS_MIN = 2.5e-2   # BoTorch's lengthscale lower bound
 _NOISE_MIN = 1e-4  # BoTorch's noise lower bound
@@ -111,3 +111,29 @@ def train_targets(model) -> torch.Tensor:
     """The model's (outcome-transformed) training targets as an (n, k) tensor."""
     y = model.train_targets
     return y.unsqueeze(-1) if y.dim() == 1 else y.T
+
+
+def marginal_posterior(X: torch.Tensor, Y: torch.Tensor, hypers: GPHypers,
+                       Xc: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Posterior mean and variance of the latent functions at each row of ``Xc`` (marginals
+    only), in the standardised outcome space of ``Y``: two (m, k) tensors.
+
+    The same posterior as the BoTorch model with these hyperparameters, without building a
+    joint covariance or gpytorch's lazy tensors, so a pool of thousands of candidates costs a
+    few matrix products.
+    """
+    kw = {"dtype": X.dtype, "device": X.device}
+    inv_ls = 1.0 / torch.tensor(hypers.lengthscale, **kw)  # (k, d)
+    noise = torch.tensor(hypers.noise, **kw)
+    const = torch.tensor(hypers.constant, **kw)
+    Xs = X[None] * inv_ls[:, None, :]  # (k, n, d)
+    Cs = Xc[None] * inv_ls[:, None, :]  # (k, m, d)
+    K = torch.exp(-0.5 * torch.cdist(Xs, Xs) ** 2)
+    K = K + (noise[:, None, None] + 1e-8) * torch.eye(X.shape[0], **kw)
+    L = torch.linalg.cholesky(K)
+    Ks = torch.exp(-0.5 * torch.cdist(Xs, Cs) ** 2)  # (k, n, m)
+    alpha = torch.cholesky_solve((Y.T - const[:, None]).unsqueeze(-1), L)  # (k, n, 1)
+    mean = const[:, None] + (Ks * alpha).sum(dim=1)  # (k, m)
+    v = torch.linalg.solve_triangular(L, Ks, upper=False)
+    var = (1.0 - (v * v).sum(dim=1)).clamp_min(1e-12)
+    return mean.T, var.T
