@@ -289,10 +289,12 @@ class QEHVISampler(BaseSampler):
 
     @staticmethod
     def _ref_point(Yobj: np.ndarray, feasible: np.ndarray) -> np.ndarray:
-        """Nadir of the feasible observations (all if none), 10% of the range below it."""
+        """Nadir of the feasible observations (all if none) minus 10% of the range of all
+        observations, so a single feasible point still leaves room for improvement."""
         Y = Yobj[feasible] if feasible.any() else Yobj
-        lo, hi = Y.min(axis=0), Y.max(axis=0)
-        return lo - 0.1 * np.maximum(hi - lo, 1e-9 * np.maximum(np.abs(lo), 1.0))
+        span = Yobj.max(axis=0) - Yobj.min(axis=0)
+        span = np.where(span > 0, span, np.maximum(np.abs(Y.min(axis=0)), 1.0))
+        return Y.min(axis=0) - 0.1 * span
 
     def _prescore(self, model, Xc, Yobj: np.ndarray, feasible: np.ndarray, m: int,
                   partitioning):
@@ -346,12 +348,19 @@ class QEHVISampler(BaseSampler):
 
     def _refine(self, enc: Encoder, x: np.ndarray, acq, value: float, tkw: dict,
                 rounds: int = 3, n: int = 64) -> np.ndarray:
-        """Local search for continuous parameters: shrinking Gaussian moves around the best."""
+        """Local search over the continuous parameters only (discrete ones stay as chosen):
+        shrinking Gaussian moves around the best."""
         import torch
 
         sigma = 0.05
         for _ in range(rounds):
-            cand = enc.snap(enc.mutate(x[None], n, self._rng, rate=1.0, sigma=sigma))
+            cand = enc.snap(enc.mutate(x[None], n, self._rng, rate=1.0, sigma=sigma,
+                                       kinds=("float",)))
+            if self._prescreen is not None:
+                ok = np.asarray(self._prescreen([enc.decode(r) for r in cand]), dtype=bool)
+                if not ok.any():
+                    continue
+                cand = cand[ok]
             with torch.no_grad():
                 vals = acq(torch.tensor(cand, **tkw).unsqueeze(1))
             i = int(torch.argmax(vals))

@@ -3,7 +3,7 @@
 Every parameter becomes a block of columns in [0, 1]:
 
 - float: one column, (log-)normalised to the bounds;
-- int: one column, normalised, decoded to the nearest step;
+- int or float with a step: one column, (log-)normalised, decoded to the nearest step;
 - ordered categorical (numeric grids such as PEs {1, 2, 4, 6, 8}): one column, index / (k - 1);
 - unordered categorical (op names): one-hot, k columns.
 
@@ -32,8 +32,8 @@ class _Block:
     dist: BaseDistribution
     start: int
     width: int
-    kind: str  # "float" | "int" | "ordinal" | "onehot"
-    levels: int  # grid size for int / ordinal / onehot; 0 for float
+    kind: str  # "float" | "grid" (int or stepped float) | "ordinal" | "onehot"
+    levels: int  # grid size for grid / ordinal / onehot; 0 for float
 
 
 def _is_number(c: Any) -> bool:
@@ -60,9 +60,10 @@ class Encoder:
                 is_ord = ordered.get(name, all(_is_number(c) for c in dist.choices))
                 kind, width = ("ordinal", 1) if is_ord or k <= 2 else ("onehot", k)
                 blocks.append(_Block(name, dist, col, width, kind, k))
-            elif isinstance(dist, IntDistribution):
-                levels = (dist.high - dist.low) // dist.step + 1
-                blocks.append(_Block(name, dist, col, 1, "int", levels))
+            elif isinstance(dist, IntDistribution) or (isinstance(dist, FloatDistribution)
+                                                         and dist.step is not None):
+                levels = int(round((dist.high - dist.low) / dist.step)) + 1
+                blocks.append(_Block(name, dist, col, 1, "grid", levels))
                 width = 1
             elif isinstance(dist, FloatDistribution):
                 blocks.append(_Block(name, dist, col, 1, "float", 0))
@@ -89,21 +90,44 @@ class Encoder:
 
     def _from_unit(self, b: _Block, x: np.ndarray) -> Any:
         d = b.dist
-        if b.kind == "onehot":
-            return d.choices[int(np.argmax(x))]  # type: ignore[attr-defined]
-        u = float(np.clip(x[0], 0.0, 1.0))
-        if b.kind == "ordinal":
-            return d.choices[int(round(u * (b.levels - 1)))]  # type: ignore[attr-defined]
+        if b.kind in ("onehot", "ordinal"):
+            return d.choices[int(self._index(b, x[None])[0])]  # type: ignore[attr-defined]
+        if b.kind == "grid":
+            v = d.low + int(self._index(b, x[None])[0]) * d.step  # type: ignore[attr-defined]
+            return int(v) if isinstance(d, IntDistribution) else float(min(v, d.high))
+        v = float(self._value(b, np.clip(x[:1], 0.0, 1.0))[0])
+        return min(max(v, float(d.low)), float(d.high))  # type: ignore[attr-defined]
+
+    def _value(self, b: _Block, u: np.ndarray) -> np.ndarray:
+        """Values of a float/grid block at unit coordinates ``u`` (before snapping)."""
+        d = b.dist
         lo, hi = float(d.low), float(d.high)  # type: ignore[attr-defined]
         if d.log:  # type: ignore[attr-defined]
-            v = math.exp(math.log(lo) + u * (math.log(hi) - math.log(lo)))
-        else:
-            v = lo + u * (hi - lo)
-        if b.kind == "int":
-            step = d.step  # type: ignore[attr-defined]
-            v = int(d.low + round((v - d.low) / step) * step)  # type: ignore[attr-defined]
-            return int(min(max(v, d.low), d.high))  # type: ignore[attr-defined]
-        return float(min(max(v, lo), hi))
+            return np.exp(math.log(lo) + u * (math.log(hi) - math.log(lo)))
+        return lo + u * (hi - lo)
+
+    def _index(self, b: _Block, cols: np.ndarray) -> np.ndarray:
+        """Grid indices of discrete blocks' rows ``cols`` (n, width): nearest level."""
+        if b.kind == "onehot":
+            return np.argmax(cols, axis=1)
+        u = np.clip(cols[:, 0], 0.0, 1.0)
+        if b.kind == "ordinal":
+            return np.rint(u * (b.levels - 1)).astype(np.int64)
+        idx = np.rint((self._value(b, u) - b.dist.low) / b.dist.step)  # type: ignore[attr-defined]
+        return np.clip(idx, 0, b.levels - 1).astype(np.int64)
+
+    def _unit(self, b: _Block, idx: np.ndarray) -> np.ndarray:
+        """Encoded columns (n, width) of grid indices of a discrete block."""
+        if b.kind == "onehot":
+            return np.eye(b.levels)[idx]
+        if b.kind == "ordinal":
+            return (idx / max(b.levels - 1, 1))[:, None]
+        d = b.dist
+        v = d.low + idx * d.step  # type: ignore[attr-defined]
+        lo, hi = float(d.low), float(d.high)  # type: ignore[attr-defined]
+        if d.log:  # type: ignore[attr-defined]
+            lo, hi, v = math.log(lo), math.log(hi), np.log(v)
+        return (np.full(len(idx), 0.5) if hi == lo else (v - lo) / (hi - lo))[:, None]
 
     # -- batches ----------------------------------------------------------------------------
     def encode(self, params_list: list[Mapping[str, Any]]) -> np.ndarray:
@@ -119,19 +143,14 @@ class Encoder:
         return {b.name: self._from_unit(b, x[b.start:b.start + b.width]) for b in self.blocks}
 
     def snap(self, X: np.ndarray) -> np.ndarray:
-        """Rows moved onto the grid: one-hot argmax, ordinal/int to the nearest level."""
+        """Rows moved onto the grid: nearest level of discrete parameters, floats clipped."""
         X = X.copy()
         for b in self.blocks:
             cols = slice(b.start, b.start + b.width)
-            if b.kind == "onehot":
-                X[:, cols] = np.eye(b.levels)[np.argmax(X[:, cols], axis=1)]
-            elif b.kind == "ordinal" or (b.kind == "int" and not b.dist.log):  # type: ignore
-                X[:, cols] = np.round(np.clip(X[:, cols], 0, 1) * (b.levels - 1)) / max(
-                    b.levels - 1, 1)
-            elif b.kind == "int":  # log-scaled ints: decode and re-encode
-                X[:, cols] = [self._to_unit(b, self._from_unit(b, r)) for r in X[:, cols]]
-            else:
+            if b.kind == "float":
                 X[:, cols] = np.clip(X[:, cols], 0, 1)
+            else:
+                X[:, cols] = self._unit(b, self._index(b, X[:, cols]))
         return X
 
     def random(self, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -143,27 +162,23 @@ class Encoder:
         return X
 
     def _random_block(self, b: _Block, n: int, rng: np.random.Generator) -> np.ndarray:
-        if b.kind == "onehot":
-            return np.eye(b.levels)[rng.integers(b.levels, size=n)]
         if b.kind == "float":
             return rng.random((n, 1))
-        if b.kind == "int" and b.dist.log:  # type: ignore[attr-defined]
-            return self.snap_block(b, rng.random((n, 1)))
-        return (rng.integers(b.levels, size=n) / max(b.levels - 1, 1))[:, None]
-
-    def snap_block(self, b: _Block, cols: np.ndarray) -> np.ndarray:
-        return np.array([self._to_unit(b, self._from_unit(b, r)) for r in cols])
+        return self._unit(b, rng.integers(b.levels, size=n))
 
     def mutate(self, parents: np.ndarray, n: int, rng: np.random.Generator,
-               rate: float | None = None, sigma: float = 0.1) -> np.ndarray:
-        """``n`` children of random parents: each parameter is changed with probability
-        ``rate`` (default 1.5 / n_params, at least one per child): discrete ones resampled,
-        floats moved by N(0, sigma) in unit space."""
-        nb = len(self.blocks)
+               rate: float | None = None, sigma: float = 0.1,
+               kinds: tuple[str, ...] | None = None) -> np.ndarray:
+        """``n`` children of random parents: each parameter (of ``kinds``, default all) is
+        changed with probability ``rate`` (default 1.5 / n_params, at least one per child):
+        discrete ones to another level, floats moved by N(0, sigma) in unit space."""
+        blocks = [j for j, b in enumerate(self.blocks) if kinds is None or b.kind in kinds]
+        nb = len(blocks)
         rate = min(1.0, 1.5 / nb) if rate is None else rate
         X = parents[rng.integers(len(parents), size=n)].copy()
-        change = rng.random((n, nb)) < rate
-        change[np.arange(n), rng.integers(nb, size=n)] = True
+        change = np.zeros((n, len(self.blocks)), dtype=bool)
+        change[:, blocks] = rng.random((n, nb)) < rate
+        change[np.arange(n), np.asarray(blocks)[rng.integers(nb, size=n)]] = True
         for j, b in enumerate(self.blocks):
             rows = np.flatnonzero(change[:, j])
             if not len(rows):
@@ -172,8 +187,9 @@ class Encoder:
             if b.kind == "float":
                 X[rows, cols] = np.clip(X[rows, cols] + rng.normal(0, sigma, (len(rows), 1)),
                                         0, 1)
-            else:
-                X[rows, cols] = self._random_block(b, len(rows), rng)
+            elif b.levels > 1:  # another level than the parent's, uniformly
+                shift = rng.integers(1, b.levels, size=len(rows))
+                X[rows, cols] = self._unit(b, (self._index(b, X[rows, cols]) + shift) % b.levels)
         return X
 
     def crossover(self, parents: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
