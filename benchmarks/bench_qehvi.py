@@ -156,7 +156,8 @@ def machine_header() -> str:
         gl = "missing (optuna GPSampler falls back to sequential L-BFGS-B)"
     cpu = platform.processor() or platform.machine()
     return (f"# machine: {platform.platform()}, {cpu}, {os.cpu_count()} CPUs, "
-            f"python {platform.python_version()}\n"
+            f"python {platform.python_version()}; load average "
+            f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}\n"
             f"# torch {torch.__version__}: {torch.get_num_threads()} threads, "
             f"CUDA available: {torch.cuda.is_available()}; optuna {optuna.__version__}, "
             f"botorch {bt}, optuna-integration {oi}, numpy {np.__version__}; greenlet {gl}")
@@ -223,10 +224,10 @@ def run_study(problem_name: str, sampler_name: str, seed: int, n_trials: int,
 
             rec["error"] = f"{type(e).__name__}: {e}"
             rec["traceback"] = traceback.format_exc(limit=8)
-    msgs = []
-    for w in caught:
+    msgs: list[str] = []
+    for w in caught:  # one line per warning kind (numbers in the messages vary)
         m = f"{w.category.__name__}: {str(w.message).splitlines()[0][:120]}"
-        if m not in msgs:
+        if not any(m[:60] == seen[:60] for seen in msgs):
             msgs.append(m)
     rec["warnings"] = msgs[:5]
     rec["n_warnings"] = len(caught)
@@ -274,8 +275,8 @@ def cmd_speed(args: argparse.Namespace) -> None:
     print(f"\n{'sampler':<10} {'s/trial(all)':>12} {'s/trial(BO)':>12} {'ratio(BO)':>10} "
           f"{'ratio(all)':>10} {'tell s':>8} {'eval s':>8} {'startup':>8} {'HV':>10}")
     for name, rec, m_all, m_bo in rows:
-        print(f"{name:<10} {m_all:>12.4f} {m_bo:>12.4f} {m_bo / base_bo:>10.2f} "
-              f"{m_all / base_all:>10.2f} {_mean(rec['tell_s']):>8.4f} "
+        print(f"{name:<10} {m_all:>12.4f} {m_bo:>12.4f} {m_bo / base_bo:>10.3g} "
+              f"{m_all / base_all:>10.3g} {_mean(rec['tell_s']):>8.4f} "
               f"{_mean(rec['eval_s']):>8.4f} {str(rec['startup_applied']):>8} {rec['hv']:>10.2f}")
     print(f"(BO = trials {args.startup}..{args.trials - 1}, i.e. after the startup trials, for "
           f"every sampler; ratios are against {rows[0][0]}; 'startup' says whether the sampler "

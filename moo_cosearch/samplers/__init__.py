@@ -13,7 +13,15 @@ from typing import TYPE_CHECKING, Any, Callable
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["create_sampler", "list_samplers", "register_sampler"]
+__all__ = ["QEHVISampler", "create_sampler", "list_samplers", "register_sampler"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "QEHVISampler":  # lazy: keeps `import moo_cosearch` light
+        from ._botorch import QEHVISampler
+
+        return QEHVISampler
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 SamplerFactory = Callable[..., "optuna.samplers.BaseSampler"]
 
