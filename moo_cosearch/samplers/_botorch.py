@@ -104,6 +104,7 @@ class QEHVISampler(BaseSampler):
         self._hyper = None  # GPHypers of the last fit: the warm start of the next
         self._hyper_key: tuple | None = None
         self._fits_since = 0
+        self._space_flags: dict[str, dict[str, bool] | None] = {}
         self.last_timing: dict[str, float] = {}
 
     # -- BaseSampler ------------------------------------------------------------------------
@@ -130,6 +131,8 @@ class QEHVISampler(BaseSampler):
 
     def sample_relative(self, study: Study, trial: FrozenTrial,
                         search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
+        import torch
+
         if not search_space:
             return {}
         trials = study._get_trials(deepcopy=False, use_cache=False,
@@ -141,8 +144,6 @@ class QEHVISampler(BaseSampler):
         running = [t for t in trials if t.state == TrialState.RUNNING
                    and t.number != trial.number
                    and search_space.keys() <= _pending_params(t).keys()]
-        import torch
-
         threads = torch.get_num_threads()
         torch.set_num_threads(self._threads)  # small matrices: extra threads only contend
         try:
@@ -159,13 +160,14 @@ class QEHVISampler(BaseSampler):
         name = study.user_attrs.get("space")
         if not isinstance(name, str):
             return None
-        from ..space import SpaceError, load_space
+        if name not in self._space_flags:
+            from ..space import SpaceError, load_space
 
-        try:
-            space = load_space(name)
-        except SpaceError:
-            return None
-        return {p.name: p.ordered for p in space.params}
+            try:
+                self._space_flags[name] = {p.name: p.ordered for p in load_space(name).params}
+            except SpaceError:
+                self._space_flags[name] = None
+        return self._space_flags[name]
 
     def _propose(self, study: Study, done: list[FrozenTrial], running: list[FrozenTrial],
                  search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
