@@ -427,24 +427,27 @@ def test_constraints_steer_towards_the_feasible_region():
     assert c[10:].mean() < 0.5 * c[:10].mean()
 
 
-def test_reference_point_keeps_a_margin_with_one_feasible_point():
-    Y = np.array([[1.0, 2.0], [5.0, 0.0], [3.0, 1.0]])  # maximisation form
-    ref = QEHVISampler._ref_point(Y, np.array([True, False, False]))
-    assert np.all(ref < Y[0])
-    assert np.min(Y[0] - ref) > 1e-3
-
-
 def test_reference_point_is_below_the_feasible_nadir():
-    Y = np.array([[1.0, 4.0], [3.0, 2.0], [10.0, 10.0]])
-    ref = QEHVISampler._ref_point(Y, np.array([True, True, False]))
+    Y = np.array([[1.0, 4.0], [3.0, 2.0], [10.0, 10.0]])  # maximisation form
+    ref = QEHVISampler()._ref_point(Y, np.array([True, True, False]))
     # feasible nadir (1, 2) minus 10% of the range of all observations (9, 8)
     np.testing.assert_allclose(ref, [1.0 - 0.9, 2.0 - 0.8])
 
 
 def test_reference_point_keeps_a_margin_with_one_feasible_point():
+    # a single feasible point has no range: 10% of all observations' range (4, 2) instead
     Y = np.array([[1.0, 2.0], [5.0, 0.0], [3.0, 1.0]])
-    ref = QEHVISampler._ref_point(Y, np.array([True, False, False]))
+    ref = QEHVISampler()._ref_point(Y, np.array([True, False, False]))
     np.testing.assert_allclose(ref, [1.0 - 0.4, 2.0 - 0.2])
+
+
+def test_user_reference_point_in_the_objectives_directions():
+    sampler = QEHVISampler(reference_point=[0.0, 0.2])  # maximise accuracy, minimise latency
+    study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
+    study.optimize(lambda t: (t.suggest_float("x", 0, 1), t.suggest_float("y", 0, 1)),
+                   n_trials=12)
+    np.testing.assert_allclose(sampler._ref_point(np.zeros((1, 2)), np.ones(1, dtype=bool)),
+                               [0.0, -0.2])
 
 
 # ---- 6. determinism --------------------------------------------------------------------------
@@ -637,8 +640,8 @@ def test_prescreen_is_honoured_in_discrete_spaces():
 
 def test_prescreen_is_honoured_with_float_parameters():
     study, calls = _prescreen_study(with_float=True)
-    # once per model trial for the pool, then once per round of the float-only local search
-    assert len(calls) == 10 * (1 + 3)
+    # once per model trial for the pool, then once for the refined candidates
+    assert len(calls) == 10 * 2
     rejected = [t.number for t in study.trials[5:] if t.params["op"] in REJECTED]
     assert not rejected, f"model proposed rejected designs in trials {rejected}"
 

@@ -15,8 +15,8 @@ Per Bayesian-optimisation trial:
 4. Two-stage scoring: the whole pool by the feasibility-weighted hypervolume improvement of its
    optimistic point (posterior mean + ``beta``·std, exact over BoTorch's box decomposition; one
    tensor expression), then the ``n_rescore`` best by qLogEHVI (or qLogNEHVI) with MC
-   integration, pending (RUNNING) trials as ``X_pending``. A short local search around the
-   winners refines continuous parameters.
+   integration, pending (RUNNING) trials as ``X_pending``. The best few are refined by gradient
+   ascent of the acquisition over their continuous parameters (discrete ones fixed).
 
 Designs being evaluated by other workers (RUNNING trials, shared through system attrs) enter as
 pending points, so parallel workers on one storage do not propose the same design.
@@ -35,6 +35,8 @@ from optuna.samplers import BaseSampler, RandomSampler
 from optuna.search_space import IntersectionSearchSpace
 from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
+
+from optuna.study._multi_objective import _is_pareto_front
 
 from ._encoding import Encoder
 
@@ -67,6 +69,12 @@ class QEHVISampler(BaseSampler):
             fits the model is conditioned on new data with the previous hyperparameters.
         fit_maxiter: L-BFGS iterations of a cold fit (first, or after the space changed).
         warm_maxiter: L-BFGS iterations of a warm-started refit.
+        n_refine: for float parameters, the best pooled candidates refined by gradient ascent
+            of the acquisition (L-BFGS-B over the float columns, discrete ones fixed).
+        refine_maxiter: L-BFGS-B iterations of that refinement.
+        reference_point: hypervolume reference point in the objectives' own units and
+            directions (e.g. ``[0, 0.2]`` for maximised accuracy, minimised latency); default:
+            the nadir of the feasible observations, 10% of their range below it.
         ordered: name → ordered flag for categoricals (default: taken from the study's
             JointSpace when it was made by :func:`moo_cosearch.create_study`, else inferred).
         prescreen: optional ``f(list of param dicts) -> bool array`` dropping candidates a cheap
@@ -80,7 +88,9 @@ class QEHVISampler(BaseSampler):
     def __init__(self, *, seed: int | None = None, n_startup_trials: int = 10,
                  noisy: bool = False, n_candidates: int = 4096, n_rescore: int = 64,
                  mc_samples: int = 128, beta: float = 1.0, refit_every: int = 5,
-                 fit_maxiter: int = 100, warm_maxiter: int = 25, ordered: dict[str, bool] | None = None,
+                 fit_maxiter: int = 100, warm_maxiter: int = 25, n_refine: int = 4,
+                 refine_maxiter: int = 50, reference_point: Sequence[float] | None = None,
+                 ordered: dict[str, bool] | None = None,
                  prescreen: Callable[[list[dict[str, Any]]], np.ndarray] | None = None,
                  device: str | None = None, torch_threads: int = 1,
                  independent_sampler: BaseSampler | None = None) -> None:
@@ -95,6 +105,11 @@ class QEHVISampler(BaseSampler):
         self._refit_every = max(1, refit_every)
         self._fit_maxiter = fit_maxiter
         self._warm_maxiter = warm_maxiter
+        self._n_refine = n_refine
+        self._refine_maxiter = refine_maxiter
+        self._reference_point = (None if reference_point is None
+                                 else np.asarray(reference_point, dtype=float))
+        self._sign = np.ones(0)
         self._ordered = ordered
         self._prescreen = prescreen
         self._device = device
@@ -179,8 +194,9 @@ class QEHVISampler(BaseSampler):
         tkw = {"dtype": torch.float64, "device": device}
         enc = Encoder(search_space, self._ordered_flags(study))
         X = enc.encode([t.params for t in done])
-        sign = np.array([1.0 if d == StudyDirection.MAXIMIZE else -1.0 for d in study.directions])
-        Yobj = np.array([t.values for t in done], dtype=float) * sign
+        self._sign = np.array([1.0 if d == StudyDirection.MAXIMIZE else -1.0
+                               for d in study.directions])
+        Yobj = np.array([t.values for t in done], dtype=float) * self._sign
         names = sorted({k for t in done for k in t.constraints})
         C = np.array([[t.constraints.get(k, 0.0) for k in names] for t in done],
                      dtype=float).reshape(len(done), len(names))
@@ -238,8 +254,6 @@ class QEHVISampler(BaseSampler):
     # -- candidates -------------------------------------------------------------------------
     def _pool(self, enc: Encoder, X: np.ndarray, Yobj: np.ndarray, feasible: np.ndarray,
               pending: np.ndarray | None) -> np.ndarray:
-        from optuna.study._multi_objective import _is_pareto_front
-
         n = self._n_candidates
         base = X[feasible] if feasible.any() else X
         front = base[_is_pareto_front(-(Yobj[feasible] if feasible.any() else Yobj),
@@ -289,10 +303,12 @@ class QEHVISampler(BaseSampler):
             model, ref_point=ref, partitioning=partitioning, sampler=sampler,
             objective=objective, constraints=constraints, X_pending=pending)
 
-    @staticmethod
-    def _ref_point(Yobj: np.ndarray, feasible: np.ndarray) -> np.ndarray:
-        """Nadir of the feasible observations (all if none) minus 10% of the range of all
-        observations, so a single feasible point still leaves room for improvement."""
+    def _ref_point(self, Yobj: np.ndarray, feasible: np.ndarray) -> np.ndarray:
+        """The user's ``reference_point`` if given, else the nadir of the feasible observations
+        (all if none is feasible) minus 10% of the range of all observations (so a single
+        feasible point still leaves room for improvement)."""
+        if self._reference_point is not None:
+            return self._reference_point * self._sign
         Y = Yobj[feasible] if feasible.any() else Yobj
         span = Yobj.max(axis=0) - Yobj.min(axis=0)
         span = np.where(span > 0, span, np.maximum(np.abs(Y.min(axis=0)), 1.0))
@@ -342,32 +358,51 @@ class QEHVISampler(BaseSampler):
             vals = torch.cat([acq(cand[i:i + 256].unsqueeze(1))
                               for i in range(0, len(cand), 256)])
         self.last_timing.update(prescore_s=t1 - t0, acq_s=time.perf_counter() - t1)
-        best = cand[int(torch.argmax(vals))].cpu().numpy()
-        if any(b.kind == "float" for b in enc.blocks):
-            best = self._refine(enc, best, acq, float(vals.max()),
-                                {"dtype": Xc.dtype, "device": Xc.device})
-        return best
+        float_cols = [c for b in enc.blocks if b.kind == "float"
+                      for c in range(b.start, b.start + b.width)]
+        if float_cols:
+            t2 = time.perf_counter()
+            best = self._refine(enc, cand[torch.topk(vals, min(self._n_refine, len(vals)))
+                                          .indices], acq, float_cols)
+            self.last_timing["refine_s"] = time.perf_counter() - t2
+            return best
+        return cand[int(torch.argmax(vals))].cpu().numpy()
 
-    def _refine(self, enc: Encoder, x: np.ndarray, acq, value: float, tkw: dict,
-                rounds: int = 3, n: int = 64) -> np.ndarray:
-        """Local search over the continuous parameters only (discrete ones stay as chosen):
-        shrinking Gaussian moves around the best."""
+    def _refine(self, enc: Encoder, starts, acq, float_cols: list[int]) -> np.ndarray:
+        """Gradient ascent of the acquisition over the continuous parameters only (one
+        L-BFGS-B run for all starts; discrete parameters stay as chosen), from the best pooled
+        candidates; the best refined design that passes ``prescreen`` wins (the unrefined
+        starts are kept as fallbacks)."""
         import torch
+        from scipy.optimize import minimize
 
-        sigma = 0.05
-        for _ in range(rounds):
-            cand = enc.snap(enc.mutate(x[None], n, self._rng, rate=1.0, sigma=sigma,
-                                       kinds=("float",)))
-            if self._prescreen is not None:
-                ok = np.asarray(self._prescreen([enc.decode(r) for r in cand]), dtype=bool)
-                if not ok.any():
-                    continue
-                cand = cand[ok]
-            with torch.no_grad():
-                vals = acq(torch.tensor(cand, **tkw).unsqueeze(1))
-            i = int(torch.argmax(vals))
-            if float(vals[i]) > value:
-                x, value = cand[i], float(vals[i])
-            sigma /= 2
-        return x
+        k, cols = len(starts), torch.tensor(float_cols, device=starts.device)
 
+        def full(z) -> "torch.Tensor":
+            x = starts.clone()
+            x[:, cols] = z.view(k, len(float_cols))
+            return x
+
+        def loss(z: np.ndarray) -> tuple[float, np.ndarray]:
+            zt = torch.tensor(z, dtype=starts.dtype, device=starts.device, requires_grad=True)
+            value = -acq(full(zt).unsqueeze(1)).sum()
+            value.backward()
+            return float(value.detach()), zt.grad.cpu().numpy()
+
+        z0 = starts[:, cols].reshape(-1).cpu().numpy()
+        try:
+            res = minimize(loss, z0, jac=True, method="L-BFGS-B", bounds=[(0.0, 1.0)] * len(z0),
+                           options={"maxiter": self._refine_maxiter})
+            z = res.x
+        except (RuntimeError, ValueError):  # a numerically failed refinement keeps the starts
+            z = z0
+        refined = full(torch.tensor(z, dtype=starts.dtype, device=starts.device))
+        cand = torch.cat([refined, starts])
+        with torch.no_grad():
+            vals = acq(cand.unsqueeze(1))
+        rows = enc.snap(cand.cpu().numpy())
+        order = list(np.argsort(-vals.cpu().numpy()))
+        if self._prescreen is not None:
+            ok = np.asarray(self._prescreen([enc.decode(r) for r in rows]), dtype=bool)
+            order = [i for i in order if ok[i]] or order
+        return rows[order[0]]
