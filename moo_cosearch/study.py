@@ -20,6 +20,8 @@ __all__ = ["DEFAULT_STORAGE", "create_study", "default_study_name", "pareto_tria
            "hypervolume_history", "reference_point", "minimization_matrix"]
 
 DEFAULT_STORAGE = "sqlite:///runs/moo-cosearch.db"
+#: Samplers given the objective set's reference point (unless sampler_options set one).
+_TAKES_REFERENCE_POINT = ("qehvi", "qnehvi")
 
 
 def default_study_name(space: "JointSpace", objectives: ObjectiveSet, sampler: str,
@@ -49,6 +51,8 @@ def create_study(space: "JointSpace", objectives: ObjectiveSet | str | Path, *,
         space: the joint space.
         objectives: objective set (instance, built-in name or TOML path).
         sampler: a sampler name for :func:`~moo_cosearch.samplers.create_sampler`, or a sampler.
+            ``qehvi`` / ``qnehvi`` get the objective set's ``reference_point`` when it names
+            every objective.
         seed: sampler seed.
         sampler_options: extra sampler constructor options.
         storage: an Optuna storage URL or object; None keeps the study in memory.
@@ -60,7 +64,11 @@ def create_study(space: "JointSpace", objectives: ObjectiveSet | str | Path, *,
     obj = load_objectives(objectives)
     if isinstance(sampler, str):
         name = sampler
-        sampler = create_sampler(sampler, seed=seed, **dict(sampler_options or {}))
+        options = dict(sampler_options or {})
+        if name in _TAKES_REFERENCE_POINT and set(obj.metric_names) <= set(obj.reference_point):
+            options.setdefault("reference_point",
+                               [float(obj.reference_point[m]) for m in obj.metric_names])
+        sampler = create_sampler(sampler, seed=seed, **options)
     else:
         name = type(sampler).__name__
     if study_name is None:

@@ -160,3 +160,14 @@ def test_cli_spaces_and_help():
     help_text = subprocess.run([sys.executable, "-m", "moo_cosearch.cli", "run", "--help"],
                                check=True, capture_output=True, text=True).stdout
     assert "--storage" in help_text and "--study-name" in help_text
+
+
+def test_qehvi_gets_the_objective_sets_reference_point(space):
+    study = create_study(space, OBJ, sampler="qehvi", seed=0, storage=None)
+    np.testing.assert_allclose(study.sampler._reference_point, [0.0, 0.2, 147.84144530285715])
+    mine = create_study(space, OBJ, sampler="qehvi", seed=0, storage=None,
+                        sampler_options={"reference_point": [50.0, 1.0, 200.0]})
+    np.testing.assert_allclose(mine.sampler._reference_point, [50.0, 1.0, 200.0])
+    # an objective set without a reference point leaves the sampler's heuristic in place
+    assert create_study(space, "nb201-cifar10-energy", sampler="qehvi",
+                        storage=None).sampler._reference_point is None
