@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import math
 import os
 import pkgutil
 import platform
@@ -179,7 +178,7 @@ def run_study(problem_name: str, sampler_name: str, seed: int, n_trials: int,
 
     _quiet()
     problem = get_problem(problem_name)
-    dists = problem.distributions  # build (load data) before timing
+    _ = problem.distributions  # build (load data) before timing
     t_start = time.perf_counter()
     rec: dict[str, Any] = {"problem": problem_name, "sampler": sampler_name, "seed": seed,
                            "trials": n_trials, "startup": startup, "options": options or {}}
