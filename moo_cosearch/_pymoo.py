@@ -11,7 +11,7 @@ from pymoo.core.variable import Choice
 if TYPE_CHECKING:
     from .space import JointSpace
 
-__all__ = ["make_pymoo_problem"]
+__all__ = ["JointSpaceProblem"]
 
 
 class JointSpaceProblem(ElementwiseProblem):
@@ -45,9 +45,4 @@ class JointSpaceProblem(ElementwiseProblem):
 def _python(v: Any) -> Any:
     """numpy scalars (from pymoo's object arrays) back to plain Python values."""
     return v.item() if isinstance(v, np.generic) else v
-
-
-def make_pymoo_problem(space: "JointSpace", evaluate: Callable[[dict[str, Any]], Any] | None,
-                       *, n_obj: int, n_ieq_constr: int) -> JointSpaceProblem:
-    return JointSpaceProblem(space, evaluate, n_obj, n_ieq_constr)
 

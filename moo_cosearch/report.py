@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from .objectives import COST_METRICS, ObjectiveSet
 from .plots import plot_hypervolume_history, plot_pareto_front
-from .study import hypervolume_history, pareto_trials, reference_point
+from .study import _is_feasible, hypervolume_history, pareto_trials, reference_point
 
 if TYPE_CHECKING:
     import optuna
@@ -51,7 +51,7 @@ def write_report(study: "optuna.Study", objectives: ObjectiveSet, out: str | Pat
     trials = study.get_trials(deepcopy=False)
     done = [t for t in trials if t.state == TrialState.COMPLETE]
     failed = sum(t.state == TrialState.FAIL for t in trials)
-    feasible = [t for t in done if all(v <= 0 for v in t.constraints.values())]
+    feasible = [t for t in done if _is_feasible(t)]
     saved = sum(t.user_attrs.get("accuracy_evaluated") is False for t in done)
     print(f"{len(trials)} trials: {len(done)} complete ({len(feasible)} feasible), {failed} "
           f"failed; accuracy evaluations saved by early pruning: {saved}")

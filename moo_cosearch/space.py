@@ -362,9 +362,9 @@ class JointSpace:
         maps a full design dict to ``(objectives, constraints)`` (all minimised; constraints
         feasible when <= 0); without it the problem can be inspected but not evaluated.
         """
-        from ._pymoo import make_pymoo_problem
+        from ._pymoo import JointSpaceProblem
 
-        return make_pymoo_problem(self, evaluate, n_obj=n_obj, n_ieq_constr=n_ieq_constr)
+        return JointSpaceProblem(self, evaluate, n_obj=n_obj, n_ieq_constr=n_ieq_constr)
 
 
 def list_spaces() -> list[str]:
