@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from ._toml import builtin_names, read_declaration
 from .accuracy import CachedAccuracy, make_accuracy
-from .hardware import CostBackend, get_backend
+from .hardware import CostBackend, backend_metrics, get_backend
 
 if TYPE_CHECKING:
     import optuna
@@ -114,6 +114,13 @@ class ObjectiveSet:
             raise ObjectivesError(f"{source}: an objective set needs a string 'name'")
         if ("objectives" in data) == ("reward" in data):
             raise ObjectivesError(f"{source}: give exactly one of [[objectives]] or [reward]")
+        cost = data.get("cost", "edge")
+        if not isinstance(cost, str):
+            raise ObjectivesError(f"{source}: cost must be a backend name, got {cost!r}")
+        try:
+            known_metrics = ("accuracy",) + backend_metrics(cost)
+        except ValueError as e:
+            raise ObjectivesError(f"{source}: {e}") from None
         reward = None
         if "reward" in data:
             r = dict(data["reward"])
@@ -127,26 +134,23 @@ class ObjectiveSet:
             objectives = []
             for o in data["objectives"]:
                 metric, direction = o.get("metric"), o.get("direction")
-                if metric not in METRICS:
+                if metric not in known_metrics:
                     raise ObjectivesError(f"{source}: objective metric must be one of "
-                                          f"{list(METRICS)}, got {metric!r}")
+                                          f"{list(known_metrics)}, got {metric!r}")
                 if direction not in _DIRECTIONS:
                     raise ObjectivesError(f"{source}: direction of {metric} must be one of "
                                           f"{list(_DIRECTIONS)}, got {direction!r}")
                 objectives.append((metric, direction))
         constraints = []
         for c in data.get("constraints", []):
-            if c.get("metric") not in METRICS:
+            if c.get("metric") not in known_metrics:
                 raise ObjectivesError(f"{source}: constraint metric must be one of "
-                                      f"{list(METRICS)}, got {c.get('metric')!r}")
+                                      f"{list(known_metrics)}, got {c.get('metric')!r}")
             if set(c) - {"metric", "max", "min"} or ("max" in c) == ("min" in c):
                 raise ObjectivesError(f"{source}: a constraint is {{metric, max}} or "
                                       f"{{metric, min}}, got {dict(c)}")
             constraints.append(Constraint(**c))
         accuracy = data.get("accuracy", {"source": "nb201"})
-        cost = data.get("cost", "edge")
-        if not isinstance(cost, str):
-            raise ObjectivesError(f"{source}: cost must be a backend name, got {cost!r}")
         ref = dict(data.get("reference_point", {}))
         bad = sorted(set(ref) - set(objectives_names := [m for m, _ in objectives]))
         if bad:
@@ -200,6 +204,12 @@ class Objective:
         self.space = space
         self.objectives = objectives
         self.cost = cost if cost is not None else get_backend(objectives.cost)
+        used = set(objectives.metric_names) | {c.metric for c in objectives.constraints}
+        missing = sorted(used - {"accuracy", "reward"} - set(self.cost.metrics))
+        if missing:
+            raise ObjectivesError(f"cost backend {self.cost.name!r} gives metrics "
+                                  f"{list(self.cost.metrics)}; objective set "
+                                  f"{objectives.name!r} also needs {missing}")
         needs_accuracy = "accuracy" in objectives.metric_names or objectives.reward is not None \
             or any(c.metric == "accuracy" for c in objectives.constraints)
         source = accuracy
@@ -242,7 +252,7 @@ class Objective:
         """Cost, then (unless pruned) accuracy, then objectives and constraints of one design."""
         design = self.space.validate(design)
         res = self.cost(self.space, [design])
-        metrics: dict[str, float] = {m: float(getattr(res, m)[0]) for m in COST_METRICS}
+        metrics: dict[str, float] = {m: float(res.metric(m)[0]) for m in self.cost.metrics}
         bad = [m for m, v in metrics.items() if not math.isfinite(v)]
         if bad:
             raise ValueError(f"cost model returned non-finite {bad[0]} = {metrics[bad[0]]}")

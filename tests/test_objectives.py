@@ -254,3 +254,40 @@ def test_constraints_reach_optuna():
         if feasible:
             assert t.values[0] == NB201Table()(t.params)
         assert math.isfinite(t.user_attrs["energy_mj"])
+
+
+class _DspBackend(CostBackend):
+    """A toy FPGA-like backend: latency plus an ``extra`` metric (DSP count)."""
+
+    name = "toy-dsp"
+    metrics = ("latency_ms", "dsp")
+
+    def evaluate(self, space, designs):
+        n = len(designs)
+        dsp = np.array([float(d["pes_x"] * d["pes_y"]) for d in designs])
+        nan = np.full(n, np.nan)
+        return CostResult(latency_ms=1.0 / dsp, energy_mj=nan, area_mm2=nan,
+                          feasible=np.ones(n, bool), reason=("",) * n, extra={"dsp": dsp})
+
+
+def test_backend_metrics_from_extra_can_be_objectives_and_constraints(monkeypatch):
+    from moo_cosearch import hardware
+    monkeypatch.setitem(hardware._BACKENDS, "toy-dsp", _DspBackend)
+    space = load_space("nb201-edge")
+    objs = ObjectiveSet.from_dict({
+        "name": "dsp", "cost": "toy-dsp",
+        "objectives": [{"metric": "latency_ms", "direction": "minimize"},
+                       {"metric": "dsp", "direction": "minimize"}],
+        "constraints": [{"metric": "dsp", "max": 16}]})
+    obj = make_objective(space, objs)
+    design = space.sample(1, seed=0)[0] | {"pes_x": 8, "pes_y": 4}
+    ev = obj.evaluate(design)
+    assert ev.values == (1 / 32, 32.0)
+    assert ev.constraints[obj.constraint_names()[1]] == pytest.approx((32 - 16) / 16)
+    with pytest.raises(ObjectivesError, match="objective metric must be one of .* got 'dsp'"):
+        ObjectiveSet.from_dict({"name": "x", "cost": "edge",
+                                "objectives": [{"metric": "dsp", "direction": "minimize"}]})
+    edge_objs = ObjectiveSet.from_dict({
+        "name": "e", "objectives": [{"metric": "area_mm2", "direction": "minimize"}]})
+    with pytest.raises(ObjectivesError, match=r"gives metrics \['latency_ms', 'dsp'\]"):
+        make_objective(space, edge_objs, cost=_DspBackend())

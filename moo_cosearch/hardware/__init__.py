@@ -16,14 +16,17 @@ from ._result import CostResult
 if TYPE_CHECKING:
     from ..space import JointSpace
 
-__all__ = ["CostResult", "CostBackend", "EdgeBackend", "get_backend", "list_backends",
-           "register_backend"]
+__all__ = ["CostResult", "CostBackend", "EdgeBackend", "backend_metrics", "get_backend",
+           "list_backends", "register_backend"]
 
 
 class CostBackend:
     """Base class: evaluate designs of a space; subclasses implement :meth:`evaluate`."""
 
     name = "base"
+    #: Per-design metrics this backend gives (fields of :class:`CostResult` or ``extra`` keys);
+    #: objective sets may optimise or constrain any of them.
+    metrics: tuple[str, ...] = ("latency_ms", "energy_mj", "area_mm2")
 
     def __call__(self, space: "JointSpace", designs: Sequence[Mapping[str, Any]]) -> CostResult:
         return self.evaluate(space, designs)
@@ -76,6 +79,14 @@ def register_backend(name: str, factory: Callable[[], CostBackend]) -> None:
 
 def list_backends() -> list[str]:
     return sorted(_BACKENDS)
+
+
+def backend_metrics(name: str) -> tuple[str, ...]:
+    """The metrics backend ``name`` gives, without building it."""
+    factory = _BACKENDS.get(name)
+    if factory is None:
+        raise ValueError(f"cost backend must be one of {list_backends()}, got {name!r}")
+    return tuple(getattr(factory, "metrics", CostBackend.metrics))
 
 
 def get_backend(name: str) -> CostBackend:

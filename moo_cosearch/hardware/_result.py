@@ -33,6 +33,17 @@ class CostResult:
     def __len__(self) -> int:
         return int(self.latency_ms.shape[0])
 
+    def metric(self, name: str) -> np.ndarray:
+        """The (n,) values of a metric: a field (``latency_ms`` ...) or a scalar ``extra`` entry."""
+        if name in ("latency_ms", "energy_mj", "area_mm2"):
+            return getattr(self, name)
+        value = self.extra.get(name)
+        if value is None or np.ndim(value) != 1:
+            raise KeyError(f"cost result has no per-design metric {name!r}; it has "
+                           f"latency_ms, energy_mj, area_mm2"
+                           + "".join(f", {k}" for k, v in self.extra.items() if np.ndim(v) == 1))
+        return np.asarray(value)
+
     def row(self, i: int) -> dict[str, Any]:
         """Design ``i`` as a JSON-ready dict (latency_ms, energy_mj, area_mm2, feasible, reason)."""
         return {
