@@ -1,4 +1,5 @@
-"""``moo-cosearch`` command line: spaces, samplers, run, simulate."""
+"""``moo-cosearch`` command line: spaces, samplers, objectives, run, simulate, sample,
+train-surrogate, verify."""
 
 from __future__ import annotations
 
@@ -72,7 +73,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     objectives = load_objectives(args.objectives)
     space = load_space(args.space or objectives.space or DEFAULT_SPACE)
-    objective = make_objective(space, objectives)
+    objective = make_objective(space, objectives, cost=args.backend)
     study = create_study(space, objectives, sampler=args.sampler, seed=args.seed,
                          sampler_options=_parse_options(args.option), storage=args.storage,
                          study_name=args.study_name)
@@ -169,6 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--sampler", default="nsga2", help="see `moo-cosearch samplers`")
     r.add_argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE",
                    help="sampler option (JSON value), e.g. -o population_size=40")
+    r.add_argument("--backend", default=None,
+                   help="cost backend overriding the objective set's, e.g. surrogate:PATH")
     r.add_argument("--trials", type=int, default=300, help="trials to add to the study")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--storage", default="sqlite:///runs/moo-cosearch.db", help="Optuna storage URL")
@@ -184,6 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--backend", default=None, help="cost backend (default: the space's)")
     s.add_argument("--params", default=None, help="one design as a JSON object instead of stdin")
     s.set_defaults(func=_cmd_simulate)
+
+    from ._cli_surrogate import add_parsers
+    add_parsers(sub)
     return p
 
 

@@ -81,17 +81,30 @@ def list_backends() -> list[str]:
     return sorted(_BACKENDS)
 
 
+_SURROGATE_PREFIX = "surrogate:"
+
+
 def backend_metrics(name: str) -> tuple[str, ...]:
-    """The metrics backend ``name`` gives, without building it."""
+    """The metrics backend ``name`` gives, without building it (a surrogate reads its
+    metadata)."""
+    if name.startswith(_SURROGATE_PREFIX):
+        return get_backend(name).metrics
     factory = _BACKENDS.get(name)
     if factory is None:
-        raise ValueError(f"cost backend must be one of {list_backends()}, got {name!r}")
+        raise ValueError(f"cost backend must be one of {list_backends()} or 'surrogate:PATH', "
+                         f"got {name!r}")
     return tuple(getattr(factory, "metrics", CostBackend.metrics))
 
 
 def get_backend(name: str) -> CostBackend:
-    """A cost backend by name; unknown names get an error listing the known ones."""
+    """A cost backend by name (or ``"surrogate:PATH"`` for a saved MLP surrogate); unknown
+    names get an error listing the known ones."""
+    if name.startswith(_SURROGATE_PREFIX):
+        from ..surrogate import SurrogateBackend
+
+        return SurrogateBackend(name[len(_SURROGATE_PREFIX):])
     try:
         return _BACKENDS[name]()
     except KeyError:
-        raise ValueError(f"cost backend must be one of {list_backends()}, got {name!r}") from None
+        raise ValueError(f"cost backend must be one of {list_backends()} or 'surrogate:PATH', "
+                         f"got {name!r}") from None

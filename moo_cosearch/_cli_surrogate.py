@@ -1,0 +1,137 @@
+"""CLI commands of the surrogate workflow: ``sample``, ``train-surrogate``, ``verify``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+__all__ = ["add_parsers"]
+
+
+def _read_jsonl(path: str) -> list[dict[str, Any]]:
+    out = []
+    for i, line in enumerate(Path(path).read_text().splitlines(), 1):
+        if line.strip():
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{path}:{i}: malformed JSON: {e.msg}") from None
+            if not isinstance(value, dict):
+                raise ValueError(f"{path}:{i}: expected a JSON object of parameters")
+            out.append(value)
+    return out
+
+
+def _cmd_sample(args: argparse.Namespace) -> int:
+    from .surrogate import sample_designs
+
+    around = _read_jsonl(args.around) if args.around else None
+    path = sample_designs(args.space, args.backend, args.n, args.out, seed=args.seed,
+                          workers=args.workers, chunk=args.chunk, around=around,
+                          perturb_frac=args.perturb_frac if around else 0.0,
+                          progress=not args.quiet)
+    print(f"wrote {path}")
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .surrogate import FitConfig, fit_surrogate
+
+    cfg = FitConfig(hidden=tuple(args.hidden), dropout=args.dropout, lr=args.lr,
+                    batch_size=args.batch_size, max_epochs=args.epochs, patience=args.patience,
+                    ensemble=args.ensemble, seed=args.seed, device=args.device,
+                    max_minutes=args.max_minutes,
+                    weights={"latency_ms": args.latency_weight, "area_mm2": 1.0,
+                             "energy_mj": 1.0, "feasible": 1.0})
+    log = (lambda s: None) if args.quiet else (lambda s: print(s, flush=True))
+    sur = fit_surrogate(args.samples, targets=args.targets, config=cfg,
+                        latency_target_ms=args.latency_target_ms, log=log)
+    path = sur.save(args.out)
+    m = sur.meta["metrics"]
+    print(f"{'target':<12} {'MAPE %':>8} {'±5 %':>7} {'±10 %':>7} {'tau':>6}")
+    for t in sur.targets:
+        r = m[t]
+        print(f"{t:<12} {r['mape_pct']:>8.3f} {r['within_5pct']:>7.1f} "
+              f"{r['within_10pct']:>7.1f} {r['kendall_tau']:>6.3f}")
+    print(f"feasibility accuracy {m['feasibility_accuracy_pct']:.2f} % "
+          f"(feasible share {m['feasible_share_pct']:.1f} %)")
+    if "near_latency_target" in m:
+        r = m["near_latency_target"]
+        print(f"latency within ±10 % of {r['target_ms']:.4g} ms ({r['n']} designs): "
+              f"MAPE {r['mape_pct']:.3f} %")
+    print(f"trained in {sur.meta['training']['train_seconds']:.0f} s on "
+          f"{sur.meta['training']['device']}; wrote {path} and {path.with_suffix('.json')}")
+    return 0
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    import optuna
+
+    from .space import load_space
+    from .surrogate import verify_pareto
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        study = optuna.load_study(study_name=args.study_name, storage=args.storage)
+    except KeyError:
+        raise ValueError(f"no study {args.study_name!r} in {args.storage}") from None
+    rep = verify_pareto(study, args.backend, load_space(args.space) if args.space else None)
+    print(f"{rep['n']} Pareto designs of {args.study_name!r} re-evaluated with {args.backend!r}; "
+          f"{rep['feasibility_disagreements']} infeasible there")
+    for m, r in rep["metrics"].items():
+        print(f"{m:<12} MAPE {r['mape_pct']:.3f} %  within ±5 % {r['within_5pct']:.1f} %  "
+              f"tau {r['kendall_tau']:.3f}")
+    if args.out:
+        Path(args.out).write_text(json.dumps(rep, indent=1))
+        print(f"wrote {args.out}")
+    return 0
+
+
+def add_parsers(sub: Any) -> None:
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+    s = sub.add_parser("sample", formatter_class=fmt,
+                       help="evaluate random designs with a backend -> .npz (resumable)")
+    s.add_argument("--space", required=True, help="space name or TOML path")
+    s.add_argument("--backend", default="edge", help="cost backend")
+    s.add_argument("--n", type=int, required=True, help="number of designs")
+    s.add_argument("--out", required=True, help="output .npz (parts kept in OUT.parts/ until done)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--workers", type=int, default=None, help="worker processes (default: CPUs)")
+    s.add_argument("--chunk", type=int, default=2000, help="designs per chunk")
+    s.add_argument("--around", default=None,
+                   help="JSON-lines file of designs to perturb locally")
+    s.add_argument("--perturb-frac", type=float, default=0.5,
+                   help="share of perturbed designs when --around is given")
+    s.add_argument("-q", "--quiet", action="store_true")
+    s.set_defaults(func=_cmd_sample)
+
+    t = sub.add_parser("train-surrogate", formatter_class=fmt,
+                       help="train the NAHAS MLP cost model on a sample file")
+    t.add_argument("--samples", required=True, help=".npz written by `sample`")
+    t.add_argument("--out", required=True, help="weights file (.pt); metadata goes to .json")
+    t.add_argument("--targets", nargs="+", default=None, help="default: all sampled metrics")
+    t.add_argument("--hidden", type=int, nargs="+", default=[256, 256, 256])
+    t.add_argument("--dropout", type=float, default=0.1)
+    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--batch-size", type=int, default=128)
+    t.add_argument("--epochs", type=int, default=300, help="maximum epochs")
+    t.add_argument("--patience", type=int, default=20, help="early-stopping patience (epochs)")
+    t.add_argument("--latency-weight", type=float, default=10.0, help="lambda of the NAHAS loss")
+    t.add_argument("--ensemble", type=int, default=1, help="deep-ensemble members")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--device", default=None, help="torch device (default: cuda if present)")
+    t.add_argument("--max-minutes", type=float, default=None, help="training time budget")
+    t.add_argument("--latency-target-ms", type=float, default=None,
+                   help="report the error near this latency (default: median)")
+    t.add_argument("-q", "--quiet", action="store_true")
+    t.set_defaults(func=_cmd_train)
+
+    v = sub.add_parser("verify", help="re-evaluate a study's Pareto designs with a real backend")
+    v.add_argument("--study-name", required=True)
+    v.add_argument("--storage", default="sqlite:///runs/moo-cosearch.db")
+    v.add_argument("--backend", default="edge", help="the real simulator backend")
+    v.add_argument("--space", default=None, help="space TOML (default: the study's, by name)")
+    v.add_argument("--out", default=None, help="write the per-design report as JSON")
+    v.set_defaults(func=_cmd_verify)
