@@ -81,6 +81,44 @@ def test_relaxed_one_hot_equals_transform_and_mixes_linearly():
     assert torch.allclose(mixed, 0.5 * x + 0.5 * torch.roll(x, 1, 0))
 
 
+@pytest.mark.parametrize("name", ["nahas-mbv2-edge", "nahas-effnetb0-edge", "nb201-edge"])
+def test_derived_network_stats_equal_the_built_networks(name):
+    from moo_cosearch.networks import build_network, summarize
+
+    space = load_space(name)
+    schema = FeatureSchema(space, derived=True)
+    designs = space.sample(25, seed=7)
+    stats = schema.derived.stats(space.indices(designs))
+    truth = np.array([summarize(build_network(space.network, d)) for d in designs], float)
+    assert np.array_equal(stats[:, :2], truth)
+    x = schema.transform(designs)
+    assert np.allclose(x[:, schema.names.index("log2(macs)")], np.log2(truth[:, 0]))
+    idx = space.indices(designs[:4])
+    probs = [torch.nn.functional.one_hot(torch.as_tensor(idx[:, j]), len(p.choices)).double()
+             for j, p in enumerate(schema.params)]
+    assert torch.allclose(schema.relaxed(probs), torch.as_tensor(x[:4]).double(), atol=1e-4)
+    # one parameter half-and-half between two values: expected MACs are the mean of the two
+    j = 0                                       # the first searched parameter is a NAS one
+    p0 = schema.params[j]
+    other = (idx[0, j] + 1) % len(p0.choices)
+    mix = [p[0:1].clone() for p in probs]
+    mix[j] = 0.5 * mix[j] + 0.5 * torch.nn.functional.one_hot(
+        torch.tensor([other]), len(p0.choices)).double()
+    alt = dict(designs[0], **{p0.name: p0.choices[other]})
+    expected = (truth[0, 0] + summarize(build_network(space.network, alt))[0]) / 2
+    col = schema.names.index("log2(macs)")
+    assert float(2 ** schema.relaxed(mix)[0, col]) == pytest.approx(expected)
+
+
+def test_derived_features_need_a_network():
+    from moo_cosearch.space import JointSpace, Param
+
+    space = JointSpace("bare", [Param("a", (1, 2, 4), "has", True)])
+    with pytest.raises(ValueError, match="has no network"):
+        FeatureSchema(space, derived=True)
+    assert FeatureSchema(space).names == ["a", "log2(a)"]
+
+
 def test_draw_indices_perturbations_change_one_to_three_params():
     space = load_space(SPACE)
     base = space.indices(space.sample(5, seed=1))

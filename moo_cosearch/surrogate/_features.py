@@ -12,6 +12,9 @@ Columns are standardised with the training set's mean/std when the model is fitt
 :mod:`._model`); the schema itself is stateless and rebuilt from the space. :meth:`relaxed`
 computes the same features from per-parameter probability vectors (soft one-hot) in torch, so
 a surrogate's predictions are differentiable with respect to a relaxed design.
+
+With ``derived=True`` the network's total MACs and weights (log2) and each block's MAC change
+are appended (:class:`~._derived.AdditiveNetworkStats`), still vectorised over index rows.
 """
 
 from __future__ import annotations
@@ -33,9 +36,14 @@ __all__ = ["FeatureSchema"]
 class FeatureSchema:
     """Feature columns of a space's searched parameters."""
 
-    def __init__(self, space: "JointSpace") -> None:
+    def __init__(self, space: "JointSpace", derived: bool = False) -> None:
         self.space = space
         self.params = [p for p in space.params if not p.fixed]
+        self.derived = None
+        if derived:
+            from ._derived import AdditiveNetworkStats
+
+            self.derived = AdditiveNetworkStats(space, self.params)
         self.names: list[str] = []
         self._tables: list[np.ndarray] = []   # per param: (k, width) feature rows of its choices
         for p in self.params:
@@ -51,6 +59,8 @@ class FeatureSchema:
                 table, cols = np.eye(k), [f"{p.name}={c}" for c in p.choices]
             self._tables.append(table)
             self.names.extend(cols)
+        if self.derived is not None:
+            self.names.extend(self.derived.names)
 
     @property
     def width(self) -> int:
@@ -58,7 +68,7 @@ class FeatureSchema:
 
     def describe(self) -> dict[str, Any]:
         """JSON-ready description (stored with a saved surrogate, compared on load)."""
-        return {"columns": self.names,
+        return {"columns": self.names, "derived": self.derived is not None,
                 "params": [{"name": p.name, "choices": list(p.choices), "ordered": p.ordered}
                            for p in self.params]}
 
@@ -89,6 +99,8 @@ class FeatureSchema:
             w = table.shape[1]
             out[:, col:col + w] = table[idx[:, j]]
             col += w
+        if self.derived is not None:
+            out[:, col:] = self.derived.transform(idx)
         return out
 
     def relaxed(self, probs: Sequence["torch.Tensor"]) -> "torch.Tensor":
@@ -107,4 +119,6 @@ class FeatureSchema:
                 raise ValueError(f"probabilities for {p.name} need {len(p.choices)} columns, "
                                  f"got {pr.shape[-1]}")
             blocks.append(pr @ torch.as_tensor(table, dtype=pr.dtype, device=pr.device))
+        if self.derived is not None:
+            blocks.append(self.derived.relaxed(probs))
         return torch.cat(blocks, dim=-1)

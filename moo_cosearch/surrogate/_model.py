@@ -33,10 +33,11 @@ class FitConfig:
     max_epochs: int = 300
     patience: int = 20             # epochs without validation improvement before stopping
     lr_factor: float = 0.5         # learning-rate decay on plateau (1 = constant lr)
-    lr_patience: int = 5
+    lr_patience: int = 10
     weights: dict[str, float] = field(default_factory=lambda: {
         "latency_ms": 10.0, "area_mm2": 1.0, "energy_mj": 1.0, "feasible": 1.0})
     ensemble: int = 1
+    derived_features: bool | None = None   # network MACs/weights features; None: when possible
     val_frac: float = 0.1
     test_frac: float = 0.1
     seed: int = 0

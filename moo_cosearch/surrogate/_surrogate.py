@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
@@ -68,7 +69,7 @@ class Surrogate:
         import torch
 
         self.space = space
-        self.schema = FeatureSchema(space)
+        self.schema = FeatureSchema(space, derived=bool(config.derived_features))
         self.targets = list(targets)
         self.log_targets = list(log_targets)
         self.scalers = {k: np.asarray(v, dtype=np.float64) for k, v in scalers.items()}
@@ -182,7 +183,8 @@ def load_surrogate(path: str | Path, space: "JointSpace | None" = None) -> Surro
         raise SurrogateError(f"surrogate {path.name} was trained for space {own_space.name!r} "
                              f"(definition {own_space.definition_hash}); it cannot evaluate "
                              f"space {space.name!r} (definition {space.definition_hash})")
-    if FeatureSchema(own_space).hash != meta.get("feature_hash"):
+    if FeatureSchema(own_space, derived=bool(meta.get("config", {}).get("derived_features"))
+                     ).hash != meta.get("feature_hash"):
         raise SurrogateError(f"{meta_path}: its feature schema differs from this version's "
                              f"encoding of the space; retrain the surrogate")
     try:
@@ -231,7 +233,15 @@ def fit_surrogate(samples: str | Path | tuple[Mapping[str, np.ndarray], Mapping[
     unknown = [t for t in targets if t not in cols]
     if unknown:
         raise ValueError(f"targets must be sampled metrics {meta['metrics']}, got {unknown}")
-    schema = FeatureSchema(space)
+    if cfg.derived_features is None:
+        try:
+            schema = FeatureSchema(space, derived=True)
+        except ValueError as e:             # no network, or not additive: plain features
+            log(f"no derived features: {e}")
+            schema = FeatureSchema(space)
+        cfg = replace(cfg, derived_features=schema.derived is not None)
+    else:
+        schema = FeatureSchema(space, derived=cfg.derived_features)
     x = schema.transform(cols["idx"].astype(np.int64))
     raw = np.stack([cols[t].astype(np.float64) for t in targets], 1)
     log_t = [bool(np.all(raw[np.isfinite(raw[:, j]), j] > 0)) for j in range(len(targets))]
