@@ -193,7 +193,8 @@ def edd_cost(layers: LayerBatch, block: np.ndarray, op_id: np.ndarray, bits: Any
         pf: (n, N) parallel-factor exponent per block.
         architecture: ``"recursive"`` / ``"pipelined"``, one for all or one per design.
         device: a key of :data:`DEVICES`, one for all or one per design.
-        per_block: also return (n, N) ``block_latency_ms``, ``block_dsp``, ``block_ip_pf`` and
+        per_block: also return (n, N) ``block_latency_ms``, ``block_dsp`` (an IP's DSPs at the
+            first block using it, 0 at the others), ``block_ip_pf`` and
             ``block_ip_bits`` in ``extra``.
 
     Returns:
@@ -248,14 +249,14 @@ def edd_cost(layers: LayerBatch, block: np.ndarray, op_id: np.ndarray, bits: Any
     with np.errstate(divide="ignore"):
         throughput = np.where(pipelined, 1.0 / stage, 1.0 / block_s.sum(axis=1))
 
-    # ---- resources, Eq. 13 and Eq. 8 / 9-10: each block carries 1/users of its IP
+    # ---- resources, Eq. 13 and Eq. 8 / 9-10: an IP is counted at its first block
     ip_dsp = psi(np.maximum(ip_q, 1)) * par
     ip_lut = lut_per_multiplier(np.maximum(ip_q, 1)) * par
-    share = 1.0 / users
-    dsp = (ip_dsp * share).sum(axis=1)
-    lut = (ip_lut * share).sum(axis=1)
-    dsp_eq9 = np.where(pipelined, dsp, (np.tanh(users) * ip_dsp * share).sum(axis=1))
-    n_ips = share.sum(axis=1)
+    first = ~np.tril(same, k=-1).any(axis=2)                    # no earlier block shares it
+    dsp = np.where(first, ip_dsp, 0.0).sum(axis=1)
+    lut = np.where(first, ip_lut, 0.0).sum(axis=1)
+    dsp_eq9 = np.where(pipelined, dsp, np.where(first, np.tanh(users) * ip_dsp, 0.0).sum(axis=1))
+    n_ips = first.sum(axis=1)
 
     budget_dsp = np.array([DEVICES[d].dsp for d in dev], dtype=np.float64)
     budget_lut = np.array([DEVICES[d].lut for d in dev], dtype=np.float64)
@@ -264,7 +265,7 @@ def edd_cost(layers: LayerBatch, block: np.ndarray, op_id: np.ndarray, bits: Any
     reasons = [""] * n
     for i in np.flatnonzero(~feasible):
         msgs = []
-        what = (f"{arch[i]} design with {n_ips[i]:g} IPs")
+        what = f"{arch[i]} design with {n_ips[i]} IPs"
         if over_dsp[i]:
             msgs.append(f"DSP budget: {dsp[i]:g} DSPs needed > {budget_dsp[i]:g} on {dev[i]}")
         if over_lut[i]:
@@ -276,7 +277,7 @@ def edd_cost(layers: LayerBatch, block: np.ndarray, op_id: np.ndarray, bits: Any
                              "dsp_eq9": dsp_eq9, "latency_eq11": lat_eq11.sum(axis=1),
                              "n_ips": n_ips}
     if per_block:
-        extra.update(block_latency_ms=block_s * 1e3, block_dsp=ip_dsp * share,
+        extra.update(block_latency_ms=block_s * 1e3, block_dsp=np.where(first, ip_dsp, 0.0),
                      block_ip_pf=ip_pf, block_ip_bits=ip_q)
     nan = np.full(n, np.nan)
     return CostResult(latency_ms=latency_ms, energy_mj=nan, area_mm2=nan.copy(),
