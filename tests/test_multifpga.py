@@ -114,7 +114,8 @@ def test_dsp_and_bram_over_budget():
     r = multifpga_cost(_tiny(), 2, [[2]], [[4, 32]], [[2, 8]], [[2, 32]])
     assert not r.feasible[0]
     assert "FPGA 1 (xc7z015): DSP Tm*Tn = 32*8 = 256 > 160" in r.reason[0]
-    # BRAM: 2*8*2 (input 38*38... no: Tk 3 -> 34*34*16 bits -> 2) + 2*32*1 + 256 = 352 > 190
+    # BRAM (Tk 3): input 34*34*16 = 18496 bits -> 2 per bank, 2*8*2 = 32; output 2*32*1 = 64;
+    # weights 32*8 = 256 -> 352 > 190
     assert "FPGA 1 (xc7z015): 352 BRAM18K for tiles Tm=32 Tn=8 Tr=32 Tc=32 Tk=3 > 190" \
         in r.reason[0]
     assert "FPGA 0" not in r.reason[0]
