@@ -85,10 +85,12 @@ def edd_nas_key(params: Mapping[str, object]) -> tuple:
     (defaults 3 and 6); other keys are ignored."""
     from .networks import _as_int
 
-    kernels = tuple(_as_int(params.get(f"b{i}_kernel", EDD_DEFAULT_KERNEL), f"b{i}_kernel")
-                    for i in range(EDD_BLOCKS))
-    expansions = tuple(_as_int(params.get(f"b{i}_expansion", EDD_DEFAULT_EXPANSION),
-                               f"b{i}_expansion") for i in range(EDD_BLOCKS))
+    def get(name: str, default: int) -> int:
+        v = params.get(name, default)
+        return v if type(v) is int else _as_int(v, name)   # fast path for plain ints
+
+    kernels = tuple(get(f"b{i}_kernel", EDD_DEFAULT_KERNEL) for i in range(EDD_BLOCKS))
+    expansions = tuple(get(f"b{i}_expansion", EDD_DEFAULT_EXPANSION) for i in range(EDD_BLOCKS))
     return ("edd-mbconv", kernels, expansions)
 
 

@@ -313,7 +313,7 @@ class EddBackend(CostBackend):
                  per_block: bool = False) -> CostResult:
         from .._layers import stack_matrices
         from .._net_fpga import EDD_BLOCKS
-        from ..networks import nas_key, network_matrix
+        from ..networks import _matrix_cached, nas_key
 
         if space.network != "edd-mbconv":
             raise ValueError(f"the fpga-edd backend needs an edd-mbconv space, space "
@@ -327,7 +327,7 @@ class EddBackend(CostBackend):
                              f"does not have")
         designs = [space.validate(d) for d in designs]
         keys = [nas_key(space.network, d) for d in designs]
-        layers = stack_matrices([network_matrix(space.network, d) for d in designs])
+        layers = stack_matrices([_matrix_cached(k) for k in keys])
         block = np.full(layers.shape, -1, dtype=np.int64)
         for i, k in enumerate(keys):
             b = _block_index(k)
