@@ -2,7 +2,8 @@
 (batched vs one design at a time, measured in the same run, one thread), and the infeasible
 fraction of each new space under uniform sampling.
 
-    python benchmarks/bench_fpga.py [--n 4000] [--repeat 3] [--samples 20000] > benchmarks/results/fpga.txt
+    python benchmarks/bench_fpga.py [--n 4000] [--repeat 3] [--samples 20000] \
+        > benchmarks/results/fpga.txt
 """
 
 from __future__ import annotations
@@ -95,8 +96,9 @@ def trends() -> None:
             rows[arch] = (np.median(lats), np.median(fps), np.median(dsps))
             print(f"  {device} ({budget} DSPs) {arch:<10} median latency {rows[arch][0]:7.3f} ms"
                   f"  throughput {rows[arch][1]:8.1f} fps  DSPs {rows[arch][2]:6.0f}")
-        print(f"    pipelined / recursive: latency x{rows['pipelined'][0] / rows['recursive'][0]:.2f}"
-              f", throughput x{rows['pipelined'][1] / rows['recursive'][1]:.2f}")
+        pip, rec = rows["pipelined"], rows["recursive"]
+        print(f"    pipelined / recursive: latency x{pip[0] / rec[0]:.2f}, "
+              f"throughput x{pip[1] / rec[1]:.2f}")
     print("  EDD 4.1 / 6: recursive accelerators target end-to-end latency (EDD-Net-2: 7.96 ms "
           "on ZCU102), pipelined ones throughput (EDD-Net-3: 40.2 fps on ZC706, 900 DSPs). The "
           "model agrees in direction: sharing IPs lets the recursive design spend the budget on "

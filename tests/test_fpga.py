@@ -72,7 +72,8 @@ def _toy_layers():
     """Block 0: pwconv 4->8 @2x2 (work 128) + dwconv 3x3 8ch (288); block 1: pwconv 8->8 (256);
     plus a fixed stem (block -1) that must not count."""
     return [Layer("conv", 3, 4, 4, 4, 2, 2, kernel=3, stride=2, name="stem"),
-            Layer("pwconv", 4, 8, 2, 2, 2, 2), Layer("dwconv", 8, 8, 2, 2, 2, 2, kernel=3, groups=8),
+            Layer("pwconv", 4, 8, 2, 2, 2, 2),
+            Layer("dwconv", 8, 8, 2, 2, 2, 2, kernel=3, groups=8),
             Layer("pwconv", 8, 8, 2, 2, 2, 2)]
 
 

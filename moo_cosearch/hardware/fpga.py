@@ -2,8 +2,9 @@
 and Implementation Co-search for Embedded AI Solutions", DAC 2020; seed 003, sections 3.2 and 4.1).
 
 EDD maps each operation ``op_i`` (here: one searched MBConv block ``b{i}``: expand 1x1, depthwise
-kxk, project 1x1 and the residual add) to an IP with parallel factor ``2^pf`` (``pf`` multiplications
-per cycle, exponent searched) running in ``q``-bit fixed point (``q`` searched per block).
+kxk, project 1x1 and the residual add) to an IP of parallelism ``2^pf`` (``2^pf`` multiplications
+per cycle; the exponent ``pf`` is searched) running in ``q``-bit fixed point (``q`` searched per
+block).
 
 Latency, EDD Eq. 11-12 (``Lat^q(op) = sum over the layers l of op of lat_l``)::
 
@@ -80,8 +81,8 @@ from ._result import CostResult
 if TYPE_CHECKING:
     from ..space import JointSpace
 
-__all__ = ["ARCHITECTURES", "CLOCK_HZ", "DEVICES", "EddBackend", "FpgaDevice", "Q_REF", "edd_cost",
-           "lut_per_multiplier", "op_work", "phi", "psi", "shared_resource"]
+__all__ = ["ARCHITECTURES", "CLOCK_HZ", "DEVICES", "EddBackend", "FpgaDevice", "Q_REF",
+           "edd_cost", "lut_per_multiplier", "op_work", "phi", "psi", "shared_resource"]
 
 ARCHITECTURES: tuple[str, ...] = ("recursive", "pipelined")
 CLOCK_HZ = 200e6          # assumption: EDD publishes no clock
