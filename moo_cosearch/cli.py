@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -141,6 +142,9 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         if row is None:
             assert result is not None
             row = result.row(k)
+            row.update({m: float(result.metric(m)[k]) for m in backend.metrics if m not in row})
+            row = {m: None if isinstance(v, float) and not math.isfinite(v) else v
+                   for m, v in row.items()}
             k += 1
         else:
             print(f"moo-cosearch simulate: {row['error']}", file=sys.stderr)

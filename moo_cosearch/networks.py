@@ -36,7 +36,8 @@ __all__ = [
 ]
 
 #: Network families understood by :func:`build_network`.
-FAMILIES: tuple[str, ...] = ("mobilenetv2", "efficientnet-b0", "nb201")
+FAMILIES: tuple[str, ...] = ("mobilenetv2", "efficientnet-b0", "nb201",
+                             "edd-mbconv", "fnas-cifar10")  # the last two: _net_fpga.py
 
 #: MobileNetV2 stages (expansion t, out channels c, repeats n, first stride s).
 _MBV2_STAGES = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
@@ -309,6 +310,9 @@ def nas_key(family: str, params: Mapping[str, object]) -> tuple:
     Raises:
         ValueError: on an unknown family or a missing NB201 edge.
     """
+    if family in ("edd-mbconv", "fnas-cifar10"):
+        from ._net_fpga import edd_nas_key, fnas_nas_key
+        return edd_nas_key(params) if family == "edd-mbconv" else fnas_nas_key(params)
     if family == "nb201":
         missing = [f"edge{i}" for i in range(len(_NB201_EDGES)) if f"edge{i}" not in params]
         if missing:
@@ -332,6 +336,9 @@ def _build_cached(key: tuple) -> tuple[Layer, ...]:
     family = key[0]
     if family == "nb201":
         return tuple(nb201(key[1]))
+    if family in ("edd-mbconv", "fnas-cifar10"):
+        from ._net_fpga import edd_mbconv, fnas_cifar10
+        return tuple((edd_mbconv if family == "edd-mbconv" else fnas_cifar10)(key[1], key[2]))
     builder = mobilenetv2 if family == "mobilenetv2" else efficientnet_b0
     return tuple(builder(key[1], key[2]))
 

@@ -71,6 +71,11 @@ class EdgeBackend(CostBackend):
 
 _BACKENDS: dict[str, Callable[[], CostBackend]] = {"edge": EdgeBackend}
 
+from .fpga import EddBackend  # noqa: E402  (FPGA models: EDD, FNAS multi-FPGA)
+from .multifpga import MultiFpgaBackend  # noqa: E402
+
+_BACKENDS.update({"fpga-edd": EddBackend, "fnas-multifpga": MultiFpgaBackend})
+
 
 def register_backend(name: str, factory: Callable[[], CostBackend]) -> None:
     """Make ``get_backend(name)`` return ``factory()``."""
