@@ -73,8 +73,8 @@ def _write(tmp_path: Path, text: str, name: str = "space.toml") -> Path:
 
 
 # ---- built-in spaces ------------------------------------------------------------------------
-def test_list_spaces_names_the_three_builtins():
-    assert list_spaces() == BUILTINS
+def test_list_spaces_names_the_builtins():
+    assert set(BUILTINS) <= set(list_spaces())  # other backends add spaces (e.g. nasaic-w*)
 
 
 @pytest.mark.parametrize("name", BUILTINS)
