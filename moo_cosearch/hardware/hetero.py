@@ -116,7 +116,7 @@ def _template_ids(dataflow: Any) -> np.ndarray:
     out = np.empty(a.shape, dtype=np.int64)
     for idx, name in np.ndenumerate(a):
         if name not in TEMPLATES:
-            raise ValueError(f"dataflow must be one of {list(TEMPLATES)}, got {name!r}")
+            raise ValueError(f"dataflow must be one of {list(TEMPLATES)}, got {str(name)!r}")
         out[idx] = TEMPLATES.index(name)
     return out
 
@@ -163,7 +163,8 @@ def template_layer_cost(layers: LayerBatch, dataflow: Any, pes: Any,
     is_mac = np.isin(kind, [_K["conv"], _K["pwconv"], _K["dwconv"], _K["fc"]])
     g = np.maximum(f["groups"], 1.0)
     k_out, c_red, k_g = f["out_ch"], f["in_ch"] / g, f["out_ch"] / g
-    yx, y, x, r = f["out_h"] * f["out_w"], f["out_h"], f["out_w"], f["kernel"]
+    yx, y, x = f["out_h"] * f["out_w"], f["out_h"], f["out_w"]
+    r = np.maximum(f["kernel"], 1.0)                    # padding rows have kernel 0
     w_b, i_b, o_b = f["weight_bytes"], f["input_bytes"], f["output_bytes"]
 
     # shi: output pixels over the PEs
