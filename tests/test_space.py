@@ -523,7 +523,8 @@ def test_unknown_space_name_lists_builtins():
         load_space("nb202-edge")
     msg = str(e.value)
     assert msg.startswith("unknown space 'nb202-edge'")
-    assert str(BUILTINS) in msg                 # the list of built-in names, sorted
+    assert str(list_spaces()) in msg            # the list of built-in names, sorted
+    assert all(repr(b) in msg for b in BUILTINS)
     assert ".toml" in msg                       # and the hint that a path works too
 
 
