@@ -28,6 +28,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from moo_cosearch._layers import Layer, layer_matrix
+from moo_cosearch._net_nasaic import NASAIC_FAMILIES, build_nasaic, nasaic_key
 
 __all__ = [
     "DEFAULT_EFFNET_KERNELS", "DEFAULT_EFFNET_EXPANSIONS", "EFFNET_BLOCKS", "FAMILIES",
@@ -36,8 +37,9 @@ __all__ = [
 ]
 
 #: Network families understood by :func:`build_network`.
-FAMILIES: tuple[str, ...] = ("mobilenetv2", "efficientnet-b0", "nb201",
-                             "edd-mbconv", "fnas-cifar10")  # the last two: _net_fpga.py
+FAMILIES: tuple[str, ...] = (("mobilenetv2", "efficientnet-b0", "nb201",
+                              "edd-mbconv", "fnas-cifar10")  # these two: _net_fpga.py
+                             + NASAIC_FAMILIES)
 
 #: MobileNetV2 stages (expansion t, out channels c, repeats n, first stride s).
 _MBV2_STAGES = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
@@ -313,6 +315,8 @@ def nas_key(family: str, params: Mapping[str, object]) -> tuple:
     if family in ("edd-mbconv", "fnas-cifar10"):
         from ._net_fpga import edd_nas_key, fnas_nas_key
         return edd_nas_key(params) if family == "edd-mbconv" else fnas_nas_key(params)
+    if family in NASAIC_FAMILIES:  # ResNet-9 / U-Net of NASAIC, see moo_cosearch._net_nasaic
+        return nasaic_key(family, params)
     if family == "nb201":
         missing = [f"edge{i}" for i in range(len(_NB201_EDGES)) if f"edge{i}" not in params]
         if missing:
@@ -334,6 +338,8 @@ def nas_key(family: str, params: Mapping[str, object]) -> tuple:
 @lru_cache(maxsize=4096)
 def _build_cached(key: tuple) -> tuple[Layer, ...]:
     family = key[0]
+    if family in NASAIC_FAMILIES:
+        return tuple(build_nasaic(key))
     if family == "nb201":
         return tuple(nb201(key[1]))
     if family in ("edd-mbconv", "fnas-cifar10"):

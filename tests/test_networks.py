@@ -201,7 +201,7 @@ def test_shapes_agree_with_torch():
 
 
 def test_build_network_defaults_and_extra_keys():
-    assert FAMILIES[:3] == ("mobilenetv2", "efficientnet-b0", "nb201")
+    assert FAMILIES[:3] == ("mobilenetv2", "efficientnet-b0", "nb201")  # + NASAIC families
     net = build_network("mobilenetv2", {"pes_x": 16, "b3_kernel": 5})
     k = list(MBV2_K)
     k[3] = 5

@@ -73,8 +73,8 @@ def _write(tmp_path: Path, text: str, name: str = "space.toml") -> Path:
 
 
 # ---- built-in spaces ------------------------------------------------------------------------
-def test_list_spaces_names_the_three_builtins():
-    assert set(BUILTINS) <= set(list_spaces()) and list_spaces() == sorted(list_spaces())
+def test_list_spaces_names_the_builtins():
+    assert set(BUILTINS) <= set(list_spaces())  # other backends add spaces (e.g. nasaic-w*)
 
 
 @pytest.mark.parametrize("name", BUILTINS)
@@ -524,6 +524,7 @@ def test_unknown_space_name_lists_builtins():
     msg = str(e.value)
     assert msg.startswith("unknown space 'nb202-edge'")
     assert str(list_spaces()) in msg            # the list of built-in names, sorted
+    assert all(repr(b) in msg for b in BUILTINS)
     assert ".toml" in msg                       # and the hint that a path works too
 
 

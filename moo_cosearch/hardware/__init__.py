@@ -69,7 +69,9 @@ class EdgeBackend(CostBackend):
         return super().reference(metric)
 
 
-_BACKENDS: dict[str, Callable[[], CostBackend]] = {"edge": EdgeBackend}
+from .hetero import HeteroBackend  # noqa: E402 - needs CostBackend above
+
+_BACKENDS: dict[str, Callable[[], CostBackend]] = {"edge": EdgeBackend, "hetero": HeteroBackend}
 
 from .fpga import EddBackend  # noqa: E402  (FPGA models: EDD, FNAS multi-FPGA)
 from .multifpga import MultiFpgaBackend  # noqa: E402
