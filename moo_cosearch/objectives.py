@@ -275,7 +275,8 @@ class Objective:
             metrics["accuracy"] = 0.0
             if self.accuracy is not None:
                 self.skipped += 1
-        attrs["accuracy_evaluated"] = not skip and self.accuracy is not None
+        if self.accuracy is not None:   # cost-only sets have no accuracy evaluations to save
+            attrs["accuracy_evaluated"] = not skip
         if skip:
             attrs["skip_reason"] = skip
         constraints = dict(zip(self.constraint_names(),
