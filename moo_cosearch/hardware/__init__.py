@@ -95,3 +95,9 @@ def get_backend(name: str) -> CostBackend:
         return _BACKENDS[name]()
     except KeyError:
         raise ValueError(f"cost backend must be one of {list_backends()}, got {name!r}") from None
+
+# Backends defined in their own modules (imported here, after CostBackend exists).
+from .dataflow import DataflowBackend  # noqa: E402
+from .zigzag import ZigZagBackend  # noqa: E402
+
+_BACKENDS.update({"edge-dataflow": DataflowBackend, "zigzag": ZigZagBackend})
