@@ -149,8 +149,8 @@ def dataflow_cost(layers: LayerBatch, hw: Mapping[str, Any], *, per_layer: bool 
     # ---- compute cycles, (n, L, M) ----
     red = np.select([is_mac, is_dw | is_pool], [_cdiv(cg, MACS_PER_SIMD) * taps,
                                                  _cdiv(taps, MACS_PER_SIMD)], default=1.0)
-    pk = np.minimum(pes, _cdiv(kch, simd))               # PEs with channels (ws)
-    pc = np.minimum(pes, _cdiv(kch, ln * simd))          # PEs with channels (cp)
+    pk = np.maximum(1.0, np.minimum(pes, _cdiv(kch, simd)))        # PEs with channels (ws)
+    pc = np.maximum(1.0, np.minimum(pes, _cdiv(kch, ln * simd)))   # PEs with channels (cp)
     steps = np.select([os_, ws_, rs_], [
         _cdiv(pix, pes * ln) * _cdiv(kch, simd),
         _cdiv(kch, pes * simd) * _cdiv(pix, ln),
