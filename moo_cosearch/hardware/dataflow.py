@@ -195,7 +195,8 @@ def dataflow_cost(layers: LayerBatch, hw: Mapping[str, Any], *, per_layer: bool 
 
     # ---- DRAM traffic ----
     half_lm = lm / 2
-    split = np.select([os_, ws_, rs_], [np.ones_like(pk), pk, np.minimum(px, k)], default=pc)
+    split = np.select([os_, ws_, rs_], [np.ones_like(pk), pk, np.maximum(1.0, np.minimum(px, k))],
+                      default=pc)
     n_w = np.maximum(1.0, _cdiv(w, split * half_lm))
     if layer_by_layer:
         dram = w + i_b * n_w + o_b
