@@ -1,14 +1,14 @@
 """Full-network evaluations per second of every registered cost backend, on one CPU core.
 
     OMP_NUM_THREADS=1 python benchmarks/bench_throughput.py [--n 4000] [--repeat 3]
-        [--slow-n 2] [--out benchmarks/results/throughput.md]
+        [--out benchmarks/results/throughput.md]
 
 For each name in ``moo_cosearch.hardware.list_backends()`` the bench picks a built-in space whose
 ``accelerator`` is that backend (edge-like backends, whose parameters are the edge ones, run on
 ``nahas-mbv2-edge``), draws ``--n`` designs (seed 0), and times ``backend(space, designs)`` (one
 vectorised batch: validation, network building, stacking, model), best of ``--repeat``. Backends
 with no matching space are listed as skipped. Slow backends (``zigzag``, anything over 1 s per
-design on a probe) are timed on ``--slow-n`` designs once; the table gives every backend's rate
+design) are timed on one design (the probe); the table gives every backend's rate
 and its ratio to ``edge`` measured in the same run. The kernel alone (array model on a
 pre-stacked batch) is timed too for ``edge`` and ``edge-dataflow``.
 """
@@ -66,7 +66,6 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=4000)
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--slow-n", type=int, default=2)
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "throughput.md"))
     args = ap.parse_args()
     try:
@@ -88,14 +87,15 @@ def main() -> None:
             continue
         space, be = spaces[sname], get_backend(backend)
         slow = backend == "zigzag" or probe > 1.0
-        n = args.slow_n if slow else args.n
-        designs = space.sample(n, seed=0)
-        if not slow:
+        if slow:                           # the one-design probe is the measurement
+            n, sec, how = 1, probe, "one design"
+        else:
+            n = args.n
+            designs = space.sample(n, seed=0)
             be(space, designs)             # warm the network cache, as in a running study
-        sec = (best_of(lambda: be(space, designs), 1 if slow else args.repeat))
+            sec, how = best_of(lambda: be(space, designs), args.repeat), f"best of {args.repeat}"
         rates[backend] = n / sec
-        rows.append(f"| {backend} | {sname} | {n} | {n / sec:,.4g} | "
-                    f"{'one run' if slow else f'best of {args.repeat}'} |")
+        rows.append(f"| {backend} | {sname} | {n} | {n / sec:,.4g} | {how} |")
         print(rows[-1], flush=True)
     # kernels alone
     from moo_cosearch._layers import stack_layers
