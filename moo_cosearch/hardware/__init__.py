@@ -69,14 +69,16 @@ class EdgeBackend(CostBackend):
         return super().reference(metric)
 
 
-from .hetero import HeteroBackend  # noqa: E402 - needs CostBackend above
+# Backends defined in their own modules (imported here, after CostBackend exists).
+from .dataflow import DataflowBackend  # noqa: E402  dataflow-aware edge model (v2)
+from .fpga import EddBackend  # noqa: E402  EDD FPGA model
+from .hetero import HeteroBackend  # noqa: E402  NASAIC heterogeneous sub-accelerators
+from .multifpga import MultiFpgaBackend  # noqa: E402  FNAS multi-FPGA pipeline
+from .zigzag import ZigZagBackend  # noqa: E402  external ZigZag (optional extra)
 
-_BACKENDS: dict[str, Callable[[], CostBackend]] = {"edge": EdgeBackend, "hetero": HeteroBackend}
-
-from .fpga import EddBackend  # noqa: E402  (FPGA models: EDD, FNAS multi-FPGA)
-from .multifpga import MultiFpgaBackend  # noqa: E402
-
-_BACKENDS.update({"fpga-edd": EddBackend, "fnas-multifpga": MultiFpgaBackend})
+_BACKENDS: dict[str, Callable[[], CostBackend]] = {
+    "edge": EdgeBackend, "edge-dataflow": DataflowBackend, "fpga-edd": EddBackend,
+    "fnas-multifpga": MultiFpgaBackend, "hetero": HeteroBackend, "zigzag": ZigZagBackend}
 
 
 def register_backend(name: str, factory: Callable[[], CostBackend]) -> None:
