@@ -16,8 +16,8 @@ from ._result import CostResult
 if TYPE_CHECKING:
     from ..space import JointSpace
 
-__all__ = ["CostResult", "CostBackend", "EdgeBackend", "backend_metrics", "get_backend",
-           "list_backends", "register_backend"]
+__all__ = ["CostResult", "CostBackend", "EdgeBackend", "TableBackend", "TableEnergyBackend",
+           "backend_metrics", "get_backend", "list_backends", "register_backend"]
 
 
 class CostBackend:
@@ -70,6 +70,10 @@ class EdgeBackend(CostBackend):
 
 
 _BACKENDS: dict[str, Callable[[], CostBackend]] = {"edge": EdgeBackend}
+
+from .table import TableBackend, TableEnergyBackend  # noqa: E402  (needs CostBackend above)
+
+_BACKENDS.update({"table": TableBackend, "table-energy": TableEnergyBackend})
 
 
 def register_backend(name: str, factory: Callable[[], CostBackend]) -> None:
