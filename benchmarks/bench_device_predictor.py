@@ -39,10 +39,15 @@ ALL_OPS = (np.arange(5 ** 6)[:, None] // 5 ** np.arange(6)) % 5
 
 
 def noise_floor(lat: np.ndarray, var: np.ndarray) -> dict[str, float]:
+    from scipy.special import erf
+
     ok = np.isfinite(lat) & np.isfinite(var) & (lat > 0)
+    if not ok.any():
+        return {"n_with_var": 0, "expected_within_10pct": math.nan,
+                "share_sd_over_10pct": math.nan}
     sd = np.sqrt(np.maximum(var[ok], 0))
-    z = 0.1 * lat[ok] / np.where(sd > 0, sd, np.nan)
-    p = np.where(sd > 0, np.vectorize(math.erf)(np.nan_to_num(z) / math.sqrt(2)), 1.0)
+    z = 0.1 * lat[ok] / np.where(sd > 0, sd, 1.0)
+    p = np.where(sd > 0, erf(z / math.sqrt(2)), 1.0)
     return {"n_with_var": int(ok.sum()), "expected_within_10pct": float(100 * p.mean()),
             "share_sd_over_10pct": float(100 * (sd > 0.1 * lat[ok]).mean())}
 
