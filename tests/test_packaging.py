@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SPACES = ["nahas-effnetb0-edge", "nahas-mbv2-edge", "nb201-edge"]
+SPACES = ["nahas-effnetb0-edge", "nahas-mbv2-edge", "nb201-device", "nb201-edge"]
 IGNORE = shutil.ignore_patterns(".git", "build", "dist", "*.egg-info", "__pycache__", "*.pyc",
                                 ".pytest_cache", ".venv", "runs", "shared_copy", "*.whl")
 
@@ -58,6 +58,7 @@ def test_wheel_contents(wheel):
                           for p in (ROOT / "objectives").glob("*.toml")}
         assert objectives == src_objectives
         assert "moo_cosearch/data/nb201_accuracy.csv.gz" in names
+        assert "moo_cosearch/data/nb201_device_latency_cifar100.csv.gz" in names
         assert "moo_cosearch/__init__.py" in names
         assert "moo_cosearch/samplers/__init__.py" in names
         assert "moo_cosearch/hardware/__init__.py" in names

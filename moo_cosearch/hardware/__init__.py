@@ -16,8 +16,8 @@ from ._result import CostResult
 if TYPE_CHECKING:
     from ..space import JointSpace
 
-__all__ = ["CostResult", "CostBackend", "EdgeBackend", "backend_metrics", "get_backend",
-           "list_backends", "register_backend"]
+__all__ = ["CostResult", "CostBackend", "EdgeBackend", "TableBackend", "TableEnergyBackend",
+           "backend_metrics", "get_backend", "list_backends", "register_backend"]
 
 
 class CostBackend:
@@ -74,11 +74,13 @@ from .dataflow import DataflowBackend  # noqa: E402  dataflow-aware edge model (
 from .fpga import EddBackend  # noqa: E402  EDD FPGA model
 from .hetero import HeteroBackend  # noqa: E402  NASAIC heterogeneous sub-accelerators
 from .multifpga import MultiFpgaBackend  # noqa: E402  FNAS multi-FPGA pipeline
+from .table import TableBackend, TableEnergyBackend  # noqa: E402  measured NB201 device tables
 from .zigzag import ZigZagBackend  # noqa: E402  external ZigZag (optional extra)
 
 _BACKENDS: dict[str, Callable[[], CostBackend]] = {
     "edge": EdgeBackend, "edge-dataflow": DataflowBackend, "fpga-edd": EddBackend,
-    "fnas-multifpga": MultiFpgaBackend, "hetero": HeteroBackend, "zigzag": ZigZagBackend}
+    "fnas-multifpga": MultiFpgaBackend, "hetero": HeteroBackend, "table": TableBackend,
+    "table-energy": TableEnergyBackend, "zigzag": ZigZagBackend}
 
 
 def register_backend(name: str, factory: Callable[[], CostBackend]) -> None:

@@ -5,6 +5,7 @@ Workflow: :func:`sample_designs` (designs -> simulator -> ``.npz`` columns), :fu
 ``"surrogate:PATH"`` wherever a cost backend name goes, and :func:`verify_pareto` after a study.
 """
 
+from ._device import DevicePredictor, fit_device_predictor, load_device_predictor
 from ._features import FeatureSchema
 from ._model import FitConfig
 from ._sampling import draw_indices, load_samples, sample_designs
@@ -14,3 +15,4 @@ from ._surrogate import (Surrogate, SurrogateBackend, SurrogateError, fit_surrog
 __all__ = ["FeatureSchema", "FitConfig", "Surrogate", "SurrogateBackend", "SurrogateError",
            "draw_indices", "fit_surrogate", "load_samples", "load_surrogate",
            "regression_metrics", "sample_designs", "verify_pareto"]
+__all__ += ["DevicePredictor", "fit_device_predictor", "load_device_predictor"]
