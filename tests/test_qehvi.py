@@ -427,19 +427,18 @@ def test_constraints_steer_towards_the_feasible_region():
     assert c[10:].mean() < 0.5 * c[:10].mean()
 
 
-def test_reference_point_is_below_the_feasible_pareto_nadir():
-    # maximisation form; (0.5, 1) is feasible but dominated by (1, 4); (10, 10) is infeasible
-    Y = np.array([[1.0, 4.0], [3.0, 2.0], [10.0, 10.0], [0.5, 1.0]])
-    ref = QEHVISampler()._ref_point(Y, np.array([True, True, False, True]))
-    # Pareto set {(1, 4), (3, 2)}: nadir (1, 2) minus 10 % of its range (2, 2)
-    np.testing.assert_allclose(ref, [1.0 - 0.2, 2.0 - 0.2])
+def test_reference_point_is_below_the_feasible_nadir():
+    Y = np.array([[1.0, 4.0], [3.0, 2.0], [10.0, 10.0]])  # maximisation form
+    ref = QEHVISampler()._ref_point(Y, np.array([True, True, False]))
+    # feasible nadir (1, 2) minus 10% of the range of all observations (9, 8)
+    np.testing.assert_allclose(ref, [1.0 - 0.9, 2.0 - 0.8])
 
 
 def test_reference_point_keeps_a_margin_with_one_feasible_point():
-    # a single feasible point has no range: 10 % of its absolute value instead
+    # a single feasible point has no range: 10% of all observations' range (4, 2) instead
     Y = np.array([[1.0, 2.0], [5.0, 0.0], [3.0, 1.0]])
     ref = QEHVISampler()._ref_point(Y, np.array([True, False, False]))
-    np.testing.assert_allclose(ref, [1.0 - 0.1, 2.0 - 0.2])
+    np.testing.assert_allclose(ref, [1.0 - 0.4, 2.0 - 0.2])
 
 
 def test_user_reference_point_in_the_objectives_directions():

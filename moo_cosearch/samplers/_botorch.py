@@ -304,19 +304,15 @@ class QEHVISampler(BaseSampler):
             objective=objective, constraints=constraints, X_pending=pending)
 
     def _ref_point(self, Yobj: np.ndarray, feasible: np.ndarray) -> np.ndarray:
-        """The user's ``reference_point`` if given, else BoTorch's ``infer_reference_point``:
-        the nadir of the Pareto-optimal feasible observations (of all, if none is feasible)
-        minus 10 % of the Pareto set's range (Ishibuchi et al. 2011). Taking the nadir of the
-        Pareto set, not of every observation, keeps early poor samples from pushing the
-        reference far out, where hypervolume gains reward extremes instead of the front."""
-        import torch
-        from botorch.utils.multi_objective.hypervolume import infer_reference_point
-        from botorch.utils.multi_objective.pareto import is_non_dominated
-
+        """The user's ``reference_point`` if given, else the nadir of the feasible observations
+        (all if none is feasible) minus 10% of the range of all observations (so a single
+        feasible point still leaves room for improvement)."""
         if self._reference_point is not None:
             return self._reference_point * self._sign
-        Y = torch.as_tensor(Yobj[feasible] if feasible.any() else Yobj, dtype=torch.float64)
-        return infer_reference_point(Y[is_non_dominated(Y)], scale=0.1).numpy()
+        Y = Yobj[feasible] if feasible.any() else Yobj
+        span = Yobj.max(axis=0) - Yobj.min(axis=0)
+        span = np.where(span > 0, span, np.maximum(np.abs(Y.min(axis=0)), 1.0))
+        return Y.min(axis=0) - 0.1 * span
 
     def _prescore(self, model, Xc, Yobj: np.ndarray, feasible: np.ndarray, m: int,
                   partitioning):
