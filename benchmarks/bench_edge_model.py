@@ -11,23 +11,14 @@ from __future__ import annotations
 
 import argparse
 import platform
-import time
 
+from _timing import best_of  # noqa: E402  (benchmarks/ is on sys.path when run)
 import numpy as np
 
 from moo_cosearch import get_backend, load_space
 from moo_cosearch._layers import stack_layers
 from moo_cosearch.hardware.edge import EDGE_PARAMS, edge_cost
 from moo_cosearch.networks import build_network
-
-
-def best_of(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def main() -> None:

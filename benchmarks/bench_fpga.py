@@ -15,9 +15,9 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import platform  # noqa: E402
-import time  # noqa: E402
 from collections import Counter  # noqa: E402
 
+from _timing import best_of  # noqa: E402  (benchmarks/ is on sys.path when run)
 import numpy as np  # noqa: E402
 
 from moo_cosearch import get_backend, load_space  # noqa: E402
@@ -28,15 +28,6 @@ from moo_cosearch.hardware.multifpga import multifpga_cost  # noqa: E402
 from moo_cosearch.networks import network_matrix  # noqa: E402
 
 EDD, FNAS = "edd-mbconv-fpga", "fnas-cifar10-multifpga"
-
-
-def best_of(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def uniform_edd(bits: int, pf: int, arch: str, kernel: int = 3, expansion: int = 6) -> dict:

@@ -29,6 +29,7 @@ import platform
 import time
 from pathlib import Path
 
+from _timing import best_of  # noqa: E402  (benchmarks/ is on sys.path when run)
 import numpy as np
 
 from moo_cosearch import get_backend, load_space
@@ -134,15 +135,6 @@ def compare(space_name: str, n_networks: int, seed: int) -> list[str]:
         lines.append(f"  best hetero / best single {key:<7}: median {np.median(v):.3f}, "
                      f"min {v.min():.3f}, max {v.max():.3f}")
     return lines
-
-
-def best_of(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def throughput(n: int, repeat: int) -> list[str]:

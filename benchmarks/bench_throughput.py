@@ -24,6 +24,7 @@ import platform  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+from _timing import best_of  # noqa: E402  (benchmarks/ is on sys.path when run)
 import numpy as np  # noqa: E402
 
 from moo_cosearch import get_backend, load_space  # noqa: E402
@@ -51,15 +52,6 @@ def space_for(backend: str, spaces: dict) -> tuple[str | None, float]:
     except Exception:  # noqa: BLE001 - the backend cannot evaluate this space
         return None, 0.0
     return names[0], time.perf_counter() - t
-
-
-def best_of(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def main() -> None:

@@ -4,7 +4,6 @@ function, safe files, the surrogate:PATH backend, relaxed gradients, verify, and
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -39,26 +39,39 @@ class CostBackend:
         raise ValueError(f"cost backend {self.name!r} has no baseline value for {metric!r}")
 
 
+def edge_inputs(backend: str, space: "JointSpace", designs: Sequence[Mapping[str, Any]],
+                layers: bool = True) -> tuple[list[dict[str, Any]], Any, dict[str, np.ndarray]]:
+    """Validated inputs of the edge-accelerator models (``edge``, ``edge-dataflow``, ``zigzag``):
+    the validated designs, the stacked layers of every design's network (``None`` when
+    ``layers`` is False) and the accelerator parameters as arrays. Raises ValueError when ``space`` lacks a network or one
+    of :data:`~moo_cosearch.hardware.edge.EDGE_PARAMS`, or on an invalid design."""
+    from .._layers import stack_matrices
+    from ..networks import network_matrix
+    from .edge import EDGE_PARAMS
+
+    if space.network is None:
+        raise ValueError(f"space {space.name!r} declares no network family; the {backend} "
+                         "backend needs one")
+    missing = [p for p in EDGE_PARAMS if p not in space.names]
+    if missing:
+        raise ValueError(f"the {backend} backend needs accelerator parameters {missing} that "
+                         f"space {space.name!r} does not have")
+    designs = [space.validate(d) for d in designs]
+    hw = {p: np.array([float(d[p]) for d in designs]) for p in EDGE_PARAMS}
+    stacked = stack_matrices([network_matrix(space.network, d) for d in designs]) \
+        if layers else None
+    return designs, stacked, hw
+
+
 class EdgeBackend(CostBackend):
     """The analytical NAHAS edge-accelerator model (:mod:`moo_cosearch.hardware.edge`)."""
 
     name = "edge"
 
     def evaluate(self, space: "JointSpace", designs: Sequence[Mapping[str, Any]]) -> CostResult:
-        from .._layers import stack_matrices
-        from ..networks import network_matrix
-        from .edge import EDGE_PARAMS, edge_cost
+        from .edge import edge_cost
 
-        if space.network is None:
-            raise ValueError(f"space {space.name!r} declares no network family; the edge "
-                             "backend needs one")
-        missing = [p for p in EDGE_PARAMS if p not in space.names]
-        if missing:
-            raise ValueError(f"the edge backend needs accelerator parameters {missing} that "
-                             f"space {space.name!r} does not have")
-        designs = [space.validate(d) for d in designs]
-        layers = stack_matrices([network_matrix(space.network, d) for d in designs])
-        hw = {p: np.array([float(d[p]) for d in designs]) for p in EDGE_PARAMS}
+        _, layers, hw = edge_inputs(self.name, space, designs)
         return edge_cost(layers, hw)
 
     def reference(self, metric: str) -> float:

@@ -134,7 +134,7 @@ def dataflow_cost(layers: LayerBatch, hw: Mapping[str, Any], *, per_layer: bool 
     is_dw, is_pool = kind == _K["dwconv"], kind == _K["pool"]
     is_elt = (kind == _K["add"]) | (kind == _K["mul"])
     m = np.arange(len(MAPPINGS))
-    os_, ws_, rs_, cp_ = (m == 0), (m == 1), (m == 2), (m == 3)   # (M,) masks, broadcast
+    os_, ws_, rs_ = (m == 0), (m == 1), (m == 2)   # (M,) masks, broadcast (cp: the rest)
 
     px, py, ln, simd = h["pes_x"], h["pes_y"], h["compute_lanes"], h["simd_units"]
     pes = px * py
@@ -313,19 +313,9 @@ class DataflowBackend(CostBackend):
         self.layer_by_layer = layer_by_layer
 
     def evaluate(self, space: "JointSpace", designs: Sequence[Mapping[str, Any]]) -> CostResult:
-        from .._layers import stack_matrices
-        from ..networks import network_matrix
+        from . import edge_inputs
 
-        if space.network is None:
-            raise ValueError(f"space {space.name!r} declares no network family; the "
-                             f"{self.name} backend needs one")
-        missing = [p for p in EDGE_PARAMS if p not in space.names]
-        if missing:
-            raise ValueError(f"the {self.name} backend needs accelerator parameters {missing} "
-                             f"that space {space.name!r} does not have")
-        designs = [space.validate(d) for d in designs]
-        layers = stack_matrices([network_matrix(space.network, d) for d in designs])
-        hw = {p: np.array([float(d[p]) for d in designs]) for p in EDGE_PARAMS}
+        _, layers, hw = edge_inputs(self.name, space, designs)
         return dataflow_cost(layers, hw, layer_by_layer=self.layer_by_layer)
 
     def reference(self, metric: str) -> float:

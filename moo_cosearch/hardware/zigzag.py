@@ -249,14 +249,9 @@ class ZigZagBackend(CostBackend):
         if not zigzag_available():
             raise ImportError("the zigzag backend needs zigzag-dse: "
                               "pip install 'moo-cosearch[zigzag]'")
-        if space.network is None:
-            raise ValueError(f"space {space.name!r} declares no network family; the zigzag "
-                             "backend needs one")
-        missing = [p for p in EDGE_PARAMS if p not in space.names]
-        if missing:
-            raise ValueError(f"the zigzag backend needs accelerator parameters {missing} that "
-                             f"space {space.name!r} does not have")
-        designs = [space.validate(d) for d in designs]
+        from . import edge_inputs
+
+        designs, _, hw_all = edge_inputs(self.name, space, designs, layers=False)
         n = len(designs)
         lat, en = np.full(n, np.nan), np.full(n, np.nan)
         feas = np.ones(n, dtype=bool)
@@ -271,7 +266,6 @@ class ZigZagBackend(CostBackend):
                 reasons[i] = f"zigzag could not map the network: {type(exc).__name__}: {exc}"
                 continue
             lat[i], en[i] = r["latency_ms"], r["energy_mj"]
-        hw_all = {p: np.array([float(d[p]) for d in designs]) for p in EDGE_PARAMS}
         area = edge_area_mm2(hw_all) if n else np.zeros(0)
         return CostResult(latency_ms=lat, energy_mj=en, area_mm2=np.asarray(area, float),
                           feasible=feas, reason=tuple(reasons))

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -325,7 +324,7 @@ def fit_device_predictor(device: str, framework: str | None = None, *, n_train: 
     ops = (np.arange(5 ** 6)[:, None] // 5 ** np.arange(6)) % 5
     x_all = cell_features(ops, features)[0]
     z = np.log(lat)[:, None]
-    fit_rows, val_rows = chosen[n_val:], chosen[:n_val]
+    fit_rows = chosen[n_val:]                  # the first n_val chosen rows validate
     x_mean, x_std = x_all[chosen].mean(0), x_all[chosen].std(0)
     x_std[x_std == 0] = 1.0
     y_mean, y_std = z[chosen].mean(0), z[chosen].std(0)

@@ -26,6 +26,7 @@ from ._sampling import load_samples
 
 if TYPE_CHECKING:
     import optuna
+    import torch
 
     from ..space import JointSpace
 
