@@ -42,7 +42,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     cfg = FitConfig(hidden=tuple(args.hidden), dropout=args.dropout, lr=args.lr,
                     batch_size=args.batch_size, max_epochs=args.epochs, patience=args.patience,
                     ensemble=args.ensemble, seed=args.seed, device=args.device,
-                    max_minutes=args.max_minutes,
+                    max_minutes=args.max_minutes, derived_features=args.derived_features,
                     weights={"latency_ms": args.latency_weight, "area_mm2": 1.0,
                              "energy_mj": 1.0, "feasible": 1.0})
     log = (lambda s: None) if args.quiet else (lambda s: print(s, flush=True))
@@ -120,6 +120,8 @@ def add_parsers(sub: Any) -> None:
     t.add_argument("--patience", type=int, default=20, help="early-stopping patience (epochs)")
     t.add_argument("--latency-weight", type=float, default=10.0, help="lambda of the NAHAS loss")
     t.add_argument("--ensemble", type=int, default=1, help="deep-ensemble members")
+    t.add_argument("--derived-features", action="store_true",
+                   help="add the network's MACs/weights (block-additive spaces)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device", default=None, help="torch device (default: cuda if present)")
     t.add_argument("--max-minutes", type=float, default=None, help="training time budget")

@@ -37,7 +37,7 @@ class FitConfig:
     weights: dict[str, float] = field(default_factory=lambda: {
         "latency_ms": 10.0, "area_mm2": 1.0, "energy_mj": 1.0, "feasible": 1.0})
     ensemble: int = 1
-    derived_features: bool | None = None   # network MACs/weights features; None: when possible
+    derived_features: bool | None = False  # + network MACs/weights; None: when the space allows
     val_frac: float = 0.1
     test_frac: float = 0.1
     seed: int = 0
