@@ -255,7 +255,8 @@ class Objective:
         metrics: dict[str, float] = {m: float(res.metric(m)[0]) for m in self.cost.metrics}
         bad = [m for m, v in metrics.items() if not math.isfinite(v)]
         if bad:
-            raise ValueError(f"cost model returned non-finite {bad[0]} = {metrics[bad[0]]}")
+            why = "" if res.feasible[0] else f" (infeasible: {res.reason[0]})"
+            raise ValueError(f"cost model returned non-finite {bad[0]} = {metrics[bad[0]]}{why}")
         hw_ok = bool(res.feasible[0])
         attrs: dict[str, Any] = dict(metrics, hw_feasible=hw_ok)
         cost_violations = [v for (c, _), v in zip(self.limits, self._violations(metrics))
