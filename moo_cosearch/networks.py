@@ -365,9 +365,42 @@ def build_network(family: str, params: Mapping[str, object]) -> tuple[Layer, ...
     return _build_cached(nas_key(family, params))
 
 
+#: Families whose block ``i`` (layers named ``b{i}.*``) depends only on its own kernel and
+#: expansion, so a network's matrix is stem + per-block matrices + head (all cached).
+_BLOCK_FAMILIES = ("mobilenetv2", "efficientnet-b0")
+
+
+@lru_cache(maxsize=None)
+def _block_matrix(family: str, i: int, kernel: int, expansion: int) -> np.ndarray:
+    """Rows of block ``i`` with the given kernel/expansion (other blocks at their defaults)."""
+    _, kernels, expansions = nas_key(family, {f"b{i}_kernel": kernel,
+                                              f"b{i}_expansion": expansion})
+    builder = mobilenetv2 if family == "mobilenetv2" else efficientnet_b0
+    return layer_matrix([layer for layer in builder(kernels, expansions)
+                         if layer.name.startswith(f"b{i}.")])
+
+
+@lru_cache(maxsize=None)
+def _frame_matrices(family: str) -> tuple[np.ndarray, np.ndarray]:
+    """Rows before the first block (stem) and after the last (head) of ``family``."""
+    layers = _build_cached(nas_key(family, {}))
+    in_block = [layer.name[:1] == "b" and layer.name.split(".")[0][1:].isdigit()
+                for layer in layers]
+    first, last = in_block.index(True), len(in_block) - in_block[::-1].index(True)
+    return layer_matrix(layers[:first]), layer_matrix(layers[last:])
+
+
 @lru_cache(maxsize=4096)
 def _matrix_cached(key: tuple) -> np.ndarray:
-    m = layer_matrix(_build_cached(key))
+    if key[0] in _BLOCK_FAMILIES:
+        family, kernels, expansions = key
+        if expansions[0] != 1:
+            _build_cached(key)                      # raises the builder's error
+        stem, head = _frame_matrices(family)
+        m = np.concatenate([stem] + [_block_matrix(family, i, k, e) for i, (k, e)
+                                     in enumerate(zip(kernels, expansions))] + [head])
+    else:
+        m = layer_matrix(_build_cached(key))
     m.setflags(write=False)
     return m
 

@@ -284,3 +284,19 @@ def test_stack_layers_round_trip():
         macs, params = summarize(net)
         assert batch.macs[row].sum() == macs
         assert batch.params[row].sum() == params
+
+
+@pytest.mark.parametrize("space_name", ["nahas-mbv2-edge", "nahas-effnetb0-edge"])
+def test_block_cached_matrix_equals_the_built_network(space_name):
+    from moo_cosearch import load_space
+    from moo_cosearch._layers import layer_matrix
+    from moo_cosearch.networks import network_matrix
+
+    space = load_space(space_name)
+    for d in space.sample(40, seed=11):
+        assert np.array_equal(network_matrix(space.network, d),
+                              layer_matrix(build_network(space.network, d)))
+    with pytest.raises(ValueError):
+        network_matrix("mobilenetv2", {"b0_expansion": 6})
+    with pytest.raises(ValueError):
+        network_matrix("mobilenetv2", {"b3_kernel": 4})
