@@ -40,6 +40,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from .surrogate import FitConfig, fit_surrogate
 
     cfg = FitConfig(hidden=tuple(args.hidden), dropout=args.dropout, lr=args.lr,
+                    weight_decay=args.weight_decay, lr_schedule=args.lr_schedule,
                     batch_size=args.batch_size, max_epochs=args.epochs, patience=args.patience,
                     ensemble=args.ensemble, seed=args.seed, device=args.device,
                     max_minutes=args.max_minutes, derived_features=args.derived_features,
@@ -115,6 +116,9 @@ def add_parsers(sub: Any) -> None:
     t.add_argument("--hidden", type=int, nargs="+", default=[256, 256, 256])
     t.add_argument("--dropout", type=float, default=0.1)
     t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--weight-decay", type=float, default=0.0, help="AdamW weight decay")
+    t.add_argument("--lr-schedule", default="plateau", choices=["plateau", "cosine", "constant"],
+                   help="cosine: decay to 0 over --epochs, no early stopping")
     t.add_argument("--batch-size", type=int, default=128)
     t.add_argument("--epochs", type=int, default=300, help="maximum epochs")
     t.add_argument("--patience", type=int, default=20, help="early-stopping patience (epochs)")

@@ -190,6 +190,19 @@ def test_sample_file_errors(tmp_path):
         sample_designs(SPACE, "edge", 10, tmp_path / "x.npz", perturb_frac=0.5)
 
 
+def test_fit_config_rejects_an_unknown_schedule():
+    with pytest.raises(ValueError, match="lr_schedule must be one of .* got 'linear'"):
+        FitConfig(lr_schedule="linear")
+
+
+def test_cosine_schedule_trains_its_whole_length(tmp_path, toy):
+    path = sample_designs(SPACE, toy, 600, tmp_path / "s.npz", workers=1, chunk=300,
+                          progress=False)
+    cfg = FitConfig(hidden=(16,), max_epochs=7, patience=1, lr_schedule="cosine", device="cpu")
+    sur = fit_surrogate(path, config=cfg, log=lambda s: None)
+    assert sur.meta["training"]["members"][0]["epochs"] == 7     # patience ignored
+
+
 def test_regression_metrics_by_hand():
     r = regression_metrics(np.array([1.0, 2.0, 4.0, 8.0]), np.array([1.04, 2.2, 4.0, 6.0]))
     # relative errors 0.04, 0.1, 0, 0.25 -> MAPE 9.75 %; within 5 %: 2/4; within 10 %: 3/4

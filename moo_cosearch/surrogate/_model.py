@@ -5,8 +5,9 @@ regression target (log-scaled, standardised) plus a feasibility head (logit). Th
 ``sum_t w_t * MSE_t + w_f * BCE_feasible`` with the NAHAS weighting ``w_area = 1``,
 ``w_latency = lambda = 10`` (energy 1, feasibility 1); rows with a non-finite target are masked
 out of that target's term. Adam (lr 1e-3), batch 128, early stopping on the validation loss;
-the learning rate is halved after ``lr_patience`` epochs without improvement (set
-``lr_factor=1`` to turn that off). ``ensemble > 1`` trains that many members from different
+the learning rate is halved after ``lr_patience`` epochs without improvement
+(``lr_schedule="plateau"``), or follows a cosine decay to 0 over ``max_epochs`` (``"cosine"``: no
+early stopping, the best validation state is kept), or stays constant (``"constant"``). ``ensemble > 1`` trains that many members from different
 seeds (a deep ensemble: mean prediction, spread as uncertainty).
 """
 
@@ -29,10 +30,12 @@ class FitConfig:
     hidden: tuple[int, ...] = (256, 256, 256)
     dropout: float = 0.1
     lr: float = 1e-3
+    weight_decay: float = 0.0      # decoupled (AdamW) weight decay; 0 = plain Adam
     batch_size: int = 128
     max_epochs: int = 300
     patience: int = 20             # epochs without validation improvement before stopping
-    lr_factor: float = 0.5         # learning-rate decay on plateau (1 = constant lr)
+    lr_schedule: str = "plateau"   # "plateau", "cosine" (over max_epochs) or "constant"
+    lr_factor: float = 0.5         # plateau: learning-rate factor after lr_patience bad epochs
     lr_patience: int = 10
     weights: dict[str, float] = field(default_factory=lambda: {
         "latency_ms": 10.0, "area_mm2": 1.0, "energy_mj": 1.0, "feasible": 1.0})
@@ -43,6 +46,11 @@ class FitConfig:
     seed: int = 0
     device: str | None = None      # None: cuda when available, else cpu
     max_minutes: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.lr_schedule not in ("plateau", "cosine", "constant"):
+            raise ValueError(f"lr_schedule must be one of ['plateau', 'cosine', 'constant'], "
+                             f"got {self.lr_schedule!r}")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -94,9 +102,15 @@ def train_members(x: np.ndarray, y: np.ndarray, feas: np.ndarray, train: np.ndar
         torch.manual_seed(cfg.seed + member)
         gen = torch.Generator(device=device).manual_seed(cfg.seed + member)
         model = build_mlp(x.shape[1], y.shape[1], tuple(cfg.hidden), cfg.dropout).to(device)
-        opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
-            opt, factor=cfg.lr_factor, patience=cfg.lr_patience) if cfg.lr_factor < 1 else None
+        opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay) \
+            if cfg.weight_decay else torch.optim.Adam(model.parameters(), lr=cfg.lr)
+        if cfg.lr_schedule == "cosine":
+            sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.max_epochs)
+        elif cfg.lr_schedule == "plateau" and cfg.lr_factor < 1:
+            sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
+                opt, factor=cfg.lr_factor, patience=cfg.lr_patience)
+        else:
+            sched = None
         best, best_state, bad, epoch = math.inf, None, 0, 0
         for epoch in range(1, cfg.max_epochs + 1):
             model.train()
@@ -112,8 +126,10 @@ def train_members(x: np.ndarray, y: np.ndarray, feas: np.ndarray, train: np.ndar
                                     M[va[s:s + 65536]], F[va[s:s + 65536]], W)
                               * len(va[s:s + 65536]) for s in range(0, len(va), 65536))
                           / max(len(va), 1))
-            if sched is not None:
+            if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
                 sched.step(v)
+            elif sched is not None:
+                sched.step()
             if v < best - 1e-7:
                 best, bad = v, 0
                 best_state = {k: t.detach().clone() for k, t in model.state_dict().items()}
@@ -124,7 +140,8 @@ def train_members(x: np.ndarray, y: np.ndarray, feas: np.ndarray, train: np.ndar
                     f"lr {opt.param_groups[0]['lr']:.2g}")
             out_of_time = cfg.max_minutes is not None and \
                 time.perf_counter() - t0 > 60 * cfg.max_minutes * (member + 1) / cfg.ensemble
-            if bad >= cfg.patience or out_of_time:
+            # a cosine schedule runs its whole length (the best validation state is kept)
+            if (bad >= cfg.patience and cfg.lr_schedule != "cosine") or out_of_time:
                 break
         assert best_state is not None
         states.append({k: t.cpu() for k, t in best_state.items()})
