@@ -176,7 +176,7 @@ def sample_designs(space: "JointSpace | str", backend: str, n: int, out: str | P
     cols = [dict(np.load(parts / f"part-{c:05d}.npz")) for c in range(n_chunks)]
     joined = {k: np.concatenate([p[k] for p in cols]) for k in cols[0]}
     tmp = out.with_name(out.name + ".tmp.npz")
-    np.savez(tmp, **joined, meta=np.array(json.dumps(meta)))
+    np.savez_compressed(tmp, **joined, meta=np.array(json.dumps(meta)))
     os.replace(tmp, out)
     for c in range(n_chunks):
         (parts / f"part-{c:05d}.npz").unlink()
