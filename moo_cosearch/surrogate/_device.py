@@ -21,8 +21,6 @@ structure-aware cell features:
 
 from __future__ import annotations
 
-import hashlib
-import json
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -227,17 +225,11 @@ class DevicePredictor:
 
     def save(self, path: str | Path) -> Path:
         """Write ``path`` (tensors only) and ``path.json`` (metadata with the weights' SHA-256)."""
-        import torch
+        from ._surrogate import save_checked
 
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({"states": [m.state_dict() for m in self.models],
-                    "scalers": {k: torch.as_tensor(v) for k, v in self.scalers.items()}}, path)
-        meta = dict(self.meta, format=_FORMAT, device=self.device, features=self.features,
-                    config=self.config.to_dict(),
-                    weights_sha256=hashlib.sha256(path.read_bytes()).hexdigest())
-        path.with_suffix(".json").write_text(json.dumps(meta, indent=1, default=float))
-        return path
+        return save_checked(path, self.models, self.scalers, dict(
+            self.meta, format=_FORMAT, device=self.device, features=self.features,
+            config=self.config.to_dict()))
 
 
 def load_device_predictor(path: str | Path) -> DevicePredictor:
@@ -247,27 +239,11 @@ def load_device_predictor(path: str | Path) -> DevicePredictor:
     Raises:
         SurrogateError: missing files, foreign or corrupt metadata, checksum mismatch.
     """
-    import torch
+    from ._surrogate import SurrogateError, load_weights, read_checked
 
-    from ._surrogate import SurrogateError
-
-    path = Path(path)
-    meta_path = path.with_suffix(".json")
-    for p in (path, meta_path):
-        if not p.is_file():
-            raise SurrogateError(f"device predictor file {str(p)!r} does not exist (a .pt "
-                                 f"weights file with a .json beside it)")
+    meta, path = read_checked(path, _FORMAT, "device predictor")
     try:
-        meta = json.loads(meta_path.read_text())
-    except (ValueError, UnicodeDecodeError) as e:
-        raise SurrogateError(f"{meta_path} is not valid JSON: {e}") from None
-    if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
-        raise SurrogateError(f"{meta_path} is not moo-cosearch device-predictor metadata")
-    if hashlib.sha256(path.read_bytes()).hexdigest() != meta.get("weights_sha256"):
-        raise SurrogateError(f"device predictor weights {path} do not match the checksum in "
-                             f"{meta_path.name}: the file is truncated, corrupt or replaced")
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
+        blob = load_weights(path)
         cfg = FitConfig(**{**meta["config"], "hidden": tuple(meta["config"]["hidden"])})
         return DevicePredictor(meta["device"], meta["features"],
                                {k: v.numpy() for k, v in blob["scalers"].items()},

@@ -60,6 +60,54 @@ def regression_metrics(true: np.ndarray, pred: np.ndarray) -> dict[str, float]:
             "kendall_tau": _kendall(t, p)}
 
 
+def save_checked(path: str | Path, models: Sequence[Any], scalers: Mapping[str, np.ndarray],
+                 meta: Mapping[str, Any]) -> Path:
+    """Write model state dicts and scalers to ``path`` (tensors only) and ``meta`` plus the
+    weights' SHA-256 to ``path.json``; shared by the surrogate and the device predictor."""
+    import torch
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"states": [m.state_dict() for m in models],
+                "scalers": {k: torch.as_tensor(v) for k, v in scalers.items()}}, path)
+    meta = dict(meta, weights_sha256=hashlib.sha256(path.read_bytes()).hexdigest())
+    path.with_suffix(".json").write_text(json.dumps(meta, indent=1, default=float))
+    return path
+
+
+def read_checked(path: str | Path, fmt: str, what: str) -> tuple[dict[str, Any], Path]:
+    """The metadata of a file pair written by :func:`save_checked`, after checking that both
+    files exist, the JSON has format ``fmt`` and the weights match their checksum.
+
+    Raises:
+        SurrogateError: with ``what`` (e.g. "surrogate") naming the kind of file.
+    """
+    path = Path(path)
+    meta_path = path.with_suffix(".json")
+    for p in (path, meta_path):
+        if not p.is_file():
+            raise SurrogateError(f"{what} file {str(p)!r} does not exist (a {what} is a .pt "
+                                 f"weights file with a .json beside it)")
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (ValueError, UnicodeDecodeError) as e:
+        raise SurrogateError(f"{what} metadata {meta_path} is not valid JSON: {e}") from None
+    if not isinstance(meta, dict) or meta.get("format") != fmt:
+        raise SurrogateError(f"{meta_path} is not moo-cosearch {what} metadata (format "
+                             f"{meta.get('format') if isinstance(meta, dict) else None!r})")
+    if hashlib.sha256(path.read_bytes()).hexdigest() != meta.get("weights_sha256"):
+        raise SurrogateError(f"{what} weights {path} do not match the checksum in "
+                             f"{meta_path.name}: the file is truncated, corrupt or replaced")
+    return meta, path
+
+
+def load_weights(path: Path) -> dict[str, Any]:
+    """``torch.load(weights_only=True)`` of a checked weights file (tensors only)."""
+    import torch
+
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
 class Surrogate:
     """A trained MLP cost model for one joint space (use :func:`fit_surrogate` or
     :func:`load_surrogate`)."""
@@ -130,20 +178,11 @@ class Surrogate:
     # -- files ----------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
         """Write ``path`` (weights, ``.pt``) and its ``.json`` metadata; returns ``path``."""
-        import torch
-
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        blob = {"states": [m.state_dict() for m in self.models],
-                "scalers": {k: torch.as_tensor(v) for k, v in self.scalers.items()}}
-        torch.save(blob, path)
-        meta = dict(self.meta, format=_FORMAT, space=self.space.to_dict(),
-                    space_hash=self.space.definition_hash, features=self.schema.describe(),
-                    feature_hash=self.schema.hash, targets=self.targets,
-                    log_targets=self.log_targets, config=self.config.to_dict(),
-                    weights_sha256=hashlib.sha256(path.read_bytes()).hexdigest())
-        path.with_suffix(".json").write_text(json.dumps(meta, indent=1, default=float))
-        return path
+        return save_checked(path, self.models, self.scalers, dict(
+            self.meta, format=_FORMAT, space=self.space.to_dict(),
+            space_hash=self.space.definition_hash, features=self.schema.describe(),
+            feature_hash=self.schema.hash, targets=self.targets, log_targets=self.log_targets,
+            config=self.config.to_dict()))
 
 
 def load_surrogate(path: str | Path, space: "JointSpace | None" = None) -> Surrogate:
@@ -153,27 +192,10 @@ def load_surrogate(path: str | Path, space: "JointSpace | None" = None) -> Surro
         SurrogateError: missing files, bad metadata, checksum mismatch (truncated/corrupt
             weights), or a surrogate trained for another space definition than ``space``.
     """
-    import torch
-
     from ..space import JointSpace
 
-    path = Path(path)
+    meta, path = read_checked(path, _FORMAT, "surrogate")
     meta_path = path.with_suffix(".json")
-    for p in (path, meta_path):
-        if not p.is_file():
-            raise SurrogateError(f"surrogate file {str(p)!r} does not exist (a surrogate is a "
-                                 f".pt weights file with a .json beside it)")
-    try:
-        meta = json.loads(meta_path.read_text())
-    except (ValueError, UnicodeDecodeError) as e:
-        raise SurrogateError(f"surrogate metadata {meta_path} is not valid JSON: {e}") from None
-    if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
-        raise SurrogateError(f"{meta_path} is not moo-cosearch surrogate metadata (format "
-                             f"{meta.get('format') if isinstance(meta, dict) else None!r})")
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    if digest != meta.get("weights_sha256"):
-        raise SurrogateError(f"surrogate weights {path} do not match the checksum in "
-                             f"{meta_path.name}: the file is truncated, corrupt or replaced")
     try:
         own_space = JointSpace.from_dict(meta["space"])
     except (KeyError, ValueError, TypeError) as e:
@@ -189,7 +211,7 @@ def load_surrogate(path: str | Path, space: "JointSpace | None" = None) -> Surro
         raise SurrogateError(f"{meta_path}: its feature schema differs from this version's "
                              f"encoding of the space; retrain the surrogate")
     try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
+        blob = load_weights(path)
         cfg = FitConfig(**{**meta["config"], "hidden": tuple(meta["config"]["hidden"])})
         return Surrogate(own_space, meta["targets"], meta["log_targets"],
                          {k: v.numpy() for k, v in blob["scalers"].items()}, blob["states"],
