@@ -53,19 +53,10 @@ def edd_mbconv(kernels: Sequence[int], expansions: Sequence[int], *, resolution:
         ValueError: wrong number of kernels/expansions, an even or non-positive kernel, a
             non-positive expansion or size argument.
     """
-    from .networks import _as_int, _check_positive, _head, _inverted_residual, _same
+    from .networks import _check_blocks, _check_positive, _head, _inverted_residual, _same
 
-    if len(kernels) != EDD_BLOCKS or len(expansions) != EDD_BLOCKS:
-        raise ValueError(f"edd-mbconv needs {EDD_BLOCKS} kernels and {EDD_BLOCKS} expansions "
-                         f"(one per searched block), got {len(kernels)} and {len(expansions)}")
-    ks = [_as_int(k, f"kernels[{i}]") for i, k in enumerate(kernels)]
-    es = [_as_int(e, f"expansions[{i}]") for i, e in enumerate(expansions)]
-    for i, k in enumerate(ks):
-        if k < 1 or k % 2 == 0:
-            raise ValueError(f"kernel sizes must be odd positive integers, got kernels[{i}]={k}")
-    for i, e in enumerate(es):
-        if e < 1:
-            raise ValueError(f"expansion ratios must be positive integers, got expansions[{i}]={e}")
+    ks, es = _check_blocks("edd-mbconv", kernels, expansions, EDD_BLOCKS,
+                           first_expansion_one=False)
     res = _check_positive(resolution, "resolution")
     num_classes = _check_positive(num_classes, "num_classes")
     size = _same(res, 2)

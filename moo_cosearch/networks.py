@@ -85,8 +85,9 @@ def _check_positive(value: int, what: str) -> int:
 
 
 def _check_blocks(family: str, kernels: Sequence[int], expansions: Sequence[int],
-                  n_blocks: int) -> tuple[list[int], list[int]]:
-    """Validate per-block kernels / expansions; return them as int lists."""
+                  n_blocks: int, first_expansion_one: bool = True) -> tuple[list[int], list[int]]:
+    """Validate per-block kernels / expansions; return them as int lists. With
+    ``first_expansion_one`` block 0 (which has no expand conv) must have expansion 1."""
     if len(kernels) != n_blocks:
         raise ValueError(f"{family} needs {n_blocks} kernel sizes (one per block), "
                          f"got {len(kernels)}: {list(kernels)!r}")
@@ -102,7 +103,7 @@ def _check_blocks(family: str, kernels: Sequence[int], expansions: Sequence[int]
         if e < 1:
             raise ValueError(f"expansion ratios must be positive integers, "
                              f"got expansions[{i}]={e}")
-    if es[0] != 1:
+    if first_expansion_one and es[0] != 1:
         raise ValueError(f"expansions[0] must be 1 (block 0 has no expand conv), got {es[0]}")
     return ks, es
 

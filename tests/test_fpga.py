@@ -202,7 +202,7 @@ def test_edd_mbconv_shapes_and_block_names():
 
 
 @pytest.mark.parametrize("kernels,expansions,match", [
-    ([3] * 19, [4] * 20, "edd-mbconv needs 20 kernels and 20 expansions"),
+    ([3] * 19, [4] * 20, "edd-mbconv needs 20 kernel sizes"),
     ([4] + [3] * 19, [4] * 20, r"kernel sizes must be odd positive integers, got kernels\[0\]=4"),
     ([3] * 20, [0] + [4] * 19, r"expansion ratios must be positive integers, got expansions\[0\]"),
 ])
