@@ -91,12 +91,18 @@ def main() -> None:
         meta = json.loads(p.with_suffix(".json").read_text())
         m, tr = meta["metrics"], meta["training"]
         near = m.get("near_latency_target", {})
+        c = meta["config"]
+        recipe = (f"{'x'.join(map(str, c['hidden']))}, dropout {c['dropout']}, batch "
+                  f"{c['batch_size']}, lr {c['lr']:g} {c.get('lr_schedule', 'plateau')}"
+                  + (", derived" if c.get("derived_features") else "")
+                  + ("" if c["weights"].get("area_mm2", 1.0) == 1.0
+                     else f", w_area {c['weights']['area_mm2']:g}"))
         rows.append(
-            f"| {p.stem} | {len(meta['features']['columns'])} | "
+            f"| {p.stem} | {recipe} | {len(meta['features']['columns'])} | "
             + " | ".join(f"{m[t]['mape_pct']:.3f} / {m[t]['within_5pct']:.1f} / "
                          f"{m[t]['kendall_tau']:.4f}" for t in ("latency_ms", "area_mm2",
                                                                  "energy_mj"))
-            + f" | {m['feasibility_accuracy_pct']:.2f} | {near.get('mape_pct', float('nan')):.3f}"
+            + f" | {m['feasibility_accuracy_pct']:.3f} | {near.get('mape_pct', float('nan')):.3f}"
               f" ({near.get('n', 0)}) | {tr['members'][0]['epochs']} / {tr['train_seconds']:.0f}"
               f" s on {tr['device']} |")
     speed = _throughput(paths, args.predict_n)
@@ -107,13 +113,14 @@ def main() -> None:
         "",
         f"{meta['data']['n_samples']:,} uniform samples (seed {meta['data']['seed']}), split "
         f"{meta['split']['train']:,} / {meta['split']['val']:,} / {meta['split']['test']:,} "
-        "(train / validation / test); NAHAS recipe (3x256, dropout 0.1, Adam 1e-3, batch 128, "
-        "lambda 10, lr halved on plateau); metrics on the held-out test designs.",
+        "(train / validation / test); metrics on the held-out test designs. NAHAS recipe: 3x256, "
+        "dropout 0.1, Adam 1e-3, batch 128, loss MSE_area + 10 MSE_latency (+ MSE_energy + BCE "
+        "feasibility); other rows change what the recipe column says.",
         "",
-        "| features | columns | latency MAPE % / ±5 % share / tau | area MAPE % / ±5 % / tau "
-        "| energy MAPE % / ±5 % / tau | feasibility acc. % | latency MAPE near target "
+        "| model | recipe | features | latency MAPE % / ±5 % share / tau | area MAPE % / ±5 % / "
+        "tau | energy MAPE % / ±5 % / tau | feasibility acc. % | latency MAPE near target "
         "(designs) | epochs / train time |",
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|",
         *rows,
         "",
         f"Predict throughput ({args.predict_n:,} designs as an index matrix; 20,000 as dicts):",
