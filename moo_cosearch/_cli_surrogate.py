@@ -44,8 +44,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
                     batch_size=args.batch_size, max_epochs=args.epochs, patience=args.patience,
                     ensemble=args.ensemble, seed=args.seed, device=args.device,
                     max_minutes=args.max_minutes, derived_features=args.derived_features,
-                    weights={"latency_ms": args.latency_weight, "area_mm2": 1.0,
-                             "energy_mj": 1.0, "feasible": 1.0})
+                    weights={"latency_ms": args.latency_weight, "area_mm2": args.area_weight,
+                             "energy_mj": args.energy_weight, "feasible": 1.0})
     log = (lambda s: None) if args.quiet else (lambda s: print(s, flush=True))
     sur = fit_surrogate(args.samples, targets=args.targets, config=cfg,
                         latency_target_ms=args.latency_target_ms, log=log)
@@ -123,6 +123,8 @@ def add_parsers(sub: Any) -> None:
     t.add_argument("--epochs", type=int, default=300, help="maximum epochs")
     t.add_argument("--patience", type=int, default=20, help="early-stopping patience (epochs)")
     t.add_argument("--latency-weight", type=float, default=10.0, help="lambda of the NAHAS loss")
+    t.add_argument("--area-weight", type=float, default=1.0, help="weight of the area MSE")
+    t.add_argument("--energy-weight", type=float, default=1.0, help="weight of the energy MSE")
     t.add_argument("--ensemble", type=int, default=1, help="deep-ensemble members")
     t.add_argument("--derived-features", action="store_true",
                    help="add the network's MACs/weights (block-additive spaces)")
