@@ -82,6 +82,8 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=28.0, help="training budget per model")
     ap.add_argument("--load", nargs="+", default=None, help="saved surrogates to report")
     ap.add_argument("--predict-n", type=int, default=1_000_000)
+    ap.add_argument("--time", nargs="+", default=None, metavar="STEM",
+                    help="time predict for these models only (default: all)")
     ap.add_argument("--out", default="benchmarks/results/surrogate.md")
     args = ap.parse_args()
 
@@ -105,7 +107,8 @@ def main() -> None:
             + f" | {m['feasibility_accuracy_pct']:.3f} | {near.get('mape_pct', float('nan')):.3f}"
               f" ({near.get('n', 0)}) | {tr['members'][0]['epochs']} / {tr['train_seconds']:.0f}"
               f" s on {tr['device']} |")
-    speed = _throughput(paths, args.predict_n)
+    speed = _throughput([p for p in paths if args.time is None or p.stem in args.time],
+                        args.predict_n)
     meta = json.loads(paths[0].with_suffix(".json").read_text())
     text = [
         f"## MLP surrogate of `edge` on `{SPACE}` ({time.strftime('%Y-%m-%d')}, "
