@@ -7,7 +7,9 @@ regression target (log-scaled, standardised) plus a feasibility head (logit). Th
 out of that target's term. Adam (lr 1e-3), batch 128, early stopping on the validation loss;
 the learning rate is halved after ``lr_patience`` epochs without improvement
 (``lr_schedule="plateau"``), or follows a cosine decay to 0 over ``max_epochs`` (``"cosine"``: no
-early stopping, the best validation state is kept), or stays constant (``"constant"``). ``ensemble > 1`` trains that many members from different
+early stopping; the final state is kept, since the validation loss is dominated by the
+feasibility term, which can bottom out while the cost targets still improve), or stays constant
+(``"constant"``). ``ensemble > 1`` trains that many members from different
 seeds (a deep ensemble: mean prediction, spread as uncertainty).
 """
 
@@ -140,9 +142,11 @@ def train_members(x: np.ndarray, y: np.ndarray, feas: np.ndarray, train: np.ndar
                     f"lr {opt.param_groups[0]['lr']:.2g}")
             out_of_time = cfg.max_minutes is not None and \
                 time.perf_counter() - t0 > 60 * cfg.max_minutes * (member + 1) / cfg.ensemble
-            # a cosine schedule runs its whole length (the best validation state is kept)
+            # a cosine schedule runs its whole length
             if (bad >= cfg.patience and cfg.lr_schedule != "cosine") or out_of_time:
                 break
+        if cfg.lr_schedule == "cosine":   # the schedule's end, not an early high-lr state
+            best_state = {k: t.detach().clone() for k, t in model.state_dict().items()}
         assert best_state is not None
         states.append({k: t.cpu() for k, t in best_state.items()})
         history.append({"member": member, "epochs": epoch, "best_val_loss": best})
