@@ -39,6 +39,15 @@ class CostBackend:
         raise ValueError(f"cost backend {self.name!r} has no baseline value for {metric!r}")
 
 
+def require_params(backend: str, space: "JointSpace", names: Sequence[str],
+                   what: str = "parameters") -> None:
+    """ValueError naming the ``names`` that ``space`` lacks and ``backend`` needs."""
+    missing = [p for p in names if p not in space.names]
+    if missing:
+        raise ValueError(f"the {backend} backend needs {what} {missing} that space "
+                         f"{space.name!r} does not have")
+
+
 def edge_inputs(backend: str, space: "JointSpace", designs: Sequence[Mapping[str, Any]],
                 layers: bool = True) -> tuple[list[dict[str, Any]], Any, dict[str, np.ndarray]]:
     """Validated inputs of the edge-accelerator models (``edge``, ``edge-dataflow``, ``zigzag``):
@@ -52,10 +61,7 @@ def edge_inputs(backend: str, space: "JointSpace", designs: Sequence[Mapping[str
     if space.network is None:
         raise ValueError(f"space {space.name!r} declares no network family; the {backend} "
                          "backend needs one")
-    missing = [p for p in EDGE_PARAMS if p not in space.names]
-    if missing:
-        raise ValueError(f"the {backend} backend needs accelerator parameters {missing} that "
-                         f"space {space.name!r} does not have")
+    require_params(backend, space, EDGE_PARAMS, "accelerator parameters")
     designs = [space.validate(d) for d in designs]
     hw = {p: np.array([float(d[p]) for d in designs]) for p in EDGE_PARAMS}
     stacked = stack_matrices([network_matrix(space.network, d) for d in designs]) \

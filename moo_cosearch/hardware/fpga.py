@@ -108,13 +108,19 @@ DEVICES: dict[str, FpgaDevice] = {
 _K = {name: i for i, name in enumerate(LAYER_KINDS)}
 
 
-def _bits(q: Any) -> np.ndarray:
-    a = np.asarray(q)
+def _integers_in(values: Any, lo: int, hi: int, rule: str) -> np.ndarray:
+    """``values`` as floats after checking they are integers in ``lo..hi`` (ValueError naming
+    ``rule`` and the offending values otherwise)."""
+    a = np.asarray(values)
     if a.dtype.kind not in "iuf" or not np.all(np.isfinite(a)) or np.any(a != np.round(a)) \
-            or np.any((a < 1) | (a > 16)):
-        raise ValueError(f"quantisation bits must be integers in 1..16 (EDD's Psi is defined up "
-                         f"to 16 bits), got {np.unique(a).tolist()}")
+            or np.any((a < lo) | (a > hi)):
+        raise ValueError(f"{rule}, got {np.unique(a).tolist()}")
     return a.astype(np.float64)
+
+
+def _bits(q: Any) -> np.ndarray:
+    return _integers_in(q, 1, 16, "quantisation bits must be integers in 1..16 (EDD's Psi is "
+                                  "defined up to 16 bits)")
 
 
 def phi(q: Any) -> np.ndarray:
@@ -135,12 +141,8 @@ def lut_per_multiplier(q: Any) -> np.ndarray:
 
 
 def _pf(pf: Any) -> np.ndarray:
-    a = np.asarray(pf)
-    if a.dtype.kind not in "iuf" or not np.all(np.isfinite(a)) or np.any(a != np.round(a)) \
-            or np.any((a < 0) | (a > 20)):
-        raise ValueError(f"parallel factors must be integers in 0..20 (parallelism 2^pf), got "
-                         f"{np.unique(a).tolist()}")
-    return a.astype(np.float64)
+    return _integers_in(pf, 0, 20, "parallel factors must be integers in 0..20 (parallelism "
+                                   "2^pf)")
 
 
 def op_work(layers: LayerBatch) -> np.ndarray:

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 import numpy as np
 
 from ..networks import NB201_OPS
-from . import CostBackend, _result
+from . import CostBackend, _result, require_params
 
 if TYPE_CHECKING:
     from ..space import JointSpace
@@ -188,10 +188,7 @@ class TableBackend(CostBackend):
         if space.network != "nb201":
             raise ValueError(f"the {self.name} backend answers for network 'nb201' only, got "
                              f"{space.network!r} (space {space.name!r})")
-        missing = [p for p in _EDGE_PARAMS if p not in space.names]
-        if missing:
-            raise ValueError(f"the {self.name} backend needs parameters {missing} that space "
-                             f"{space.name!r} does not have")
+        require_params(self.name, space, _EDGE_PARAMS)
         designs = [space.validate(d) for d in designs]
         devices = self._devices(space, designs)
         codes = arch_codes([[d[p] for p in _EDGE_PARAMS] for d in designs]) if designs \
