@@ -281,6 +281,25 @@ def test_save_load_round_trip_and_refusals(trained, tmp_path):
         load_surrogate(tmp_path / "nothing.pt")
 
 
+def test_folded_fast_path_matches_the_feature_path(trained):
+    sur, _ = trained
+    space = load_space(SPACE)
+    idx = space.indices(space.sample(300, seed=5))
+    with torch.inference_mode():  # features -> normalise -> full MLP, the unfolded reference
+        ref = sur._decode(sur._raw(torch.from_numpy(sur.schema.transform(idx))).double().numpy())
+    fast = sur.predict(idx)
+    for k in ref:  # member spreads are differences: float32 rounding relative to the value
+        scale = ref[k.removesuffix("_std")]
+        assert np.allclose(fast[k], ref[k], rtol=1e-5, atol=1e-5 * float(np.max(scale))), k
+    bf16 = sur.predict(idx, precision="bfloat16")
+    for t in sur.targets:  # bfloat16 hidden layers: close, not identical
+        rel = np.abs(bf16[t] / ref[t] - 1)
+        assert rel.mean() < 0.01 and rel.max() < 0.05, t
+    assert sur.predict(idx[:0])["latency_ms"].shape == (0,)
+    with pytest.raises(ValueError, match="precision"):
+        sur.predict(idx, precision="float16")
+
+
 def test_relaxed_predictions_match_and_have_gradients(trained):
     sur, _ = trained
     space = load_space(SPACE)
