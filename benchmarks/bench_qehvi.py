@@ -5,6 +5,7 @@
     python benchmarks/bench_qehvi.py quality [--samplers qehvi,nsga2,tpe,gp,random,botorch]
                                              [--problems BraninCurrin,DTLZ2,ZDT1,C2DTLZ2,nb201-edge]
                                              [--seeds 0,1,2] [--trials 60] [--jobs 1] [--tag NAME]
+                                             [--merge OLD.jsonl ...]
     python benchmarks/bench_qehvi.py scaling [--sampler qehvi] [--max-trials 500] [--every 25]
                                              [--repeats 3] [--fill random|sampler]
 
@@ -14,6 +15,11 @@ so privately registered strategies show up), plus ``botorch`` = optuna-integrati
 neither are skipped with a note. ``--startup N`` is passed as ``n_startup_trials`` to samplers
 that take it (gp, tpe, botorch, ...); ``--opt nsga2.population_size=20`` passes any other
 constructor option.
+
+``NAME@ref`` (e.g. ``qehvi@ref``) runs sampler NAME given the problem's hypervolume reference
+point as ``reference_point`` — what a moo-cosearch study does with its objective set's reference
+point; plain ``qehvi`` infers one from the observations. ``--merge`` adds earlier runs of other
+samplers (same problems, seeds and trial budget) to the tables instead of running them again.
 
 Every run is an ask/tell loop with the sampling cost (``study.ask()`` + the suggestions, which is
 where Optuna calls ``sample_relative``) timed apart from the objective and from ``study.tell``.
@@ -50,6 +56,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 DEFAULT_SPEED = "qehvi,qnehvi,gp,botorch,nsga2"
 DEFAULT_QUALITY_SAMPLERS = "qehvi,nsga2,tpe,gp,random,botorch"
 DEFAULT_QUALITY_PROBLEMS = "BraninCurrin,DTLZ2,ZDT1,C2DTLZ2,nb201-edge"
+REF_SUFFIX = "@ref"  # "qehvi@ref": qehvi given the problem's reference point
 
 
 # --------------------------------------------------------------------------------- samplers --
@@ -81,7 +88,9 @@ def resolve_samplers(names: list[str]) -> list[str]:
     registry = _load_registry()
     out = []
     for name in names:
-        if name in registry:
+        if name.endswith(REF_SUFFIX) and name[:-len(REF_SUFFIX)] in registry:
+            out.append(name)
+        elif name in registry:
             out.append(name)
         elif name == "botorch":
             why = _botorch_available()
@@ -186,7 +195,12 @@ def run_study(problem_name: str, sampler_name: str, seed: int, n_trials: int,
         warnings.simplefilter("always")
         warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
         try:
-            sampler, applied = make_sampler(sampler_name, seed, startup, options)
+            name = sampler_name
+            if name.endswith(REF_SUFFIX):  # the problem's ref point, in its own directions
+                name = name[:-len(REF_SUFFIX)]
+                options = {**(options or {}),
+                           "reference_point": (problem.ref_point * problem.signs).tolist()}
+            sampler, applied = make_sampler(name, seed, startup, options)
             rec["startup_applied"] = applied
             study = optuna.create_study(directions=problem.directions, sampler=sampler)
             sample_s, eval_s, tell_s = [], [], []
@@ -331,6 +345,21 @@ def quality_tables(records: list[dict[str, Any]], problems: list[str],
     return "\n".join(lines)
 
 
+def _merge_records(paths: list[str], problems: list[str], seeds: list[int], trials: int,
+                   running: set[str]) -> list[dict[str, Any]]:
+    """Runs from earlier ``quality`` result files matching this run's problems, seeds and
+    trial budget, of samplers this run does not run itself."""
+    out = []
+    for path in paths:
+        with open(path) as f:
+            for line in f:
+                r = json.loads(line)
+                if (r["problem"] in problems and r["seed"] in seeds and r["trials"] == trials
+                        and r["sampler"] not in running):
+                    out.append(r)
+    return out
+
+
 def cmd_quality(args: argparse.Namespace) -> None:
     header = machine_header()
     print(header)
@@ -352,6 +381,7 @@ def cmd_quality(args: argparse.Namespace) -> None:
                   startup=args.startup, options=options.get(s))
              for p in problems for s in samplers for seed in seeds]
     records: list[dict[str, Any]] = []
+    merged = _merge_records(args.merge or [], problems, seeds, args.trials, set(samplers))
 
     def report(rec: dict[str, Any]) -> None:
         records.append(rec)
@@ -388,6 +418,8 @@ def cmd_quality(args: argparse.Namespace) -> None:
             notes[(r["sampler"], w)] += 1
     for (s, w), n in notes.items():
         print(f"note: {s} warned in {n} run(s): {w}")
+    records += merged
+    samplers += [s for s in dict.fromkeys(r["sampler"] for r in merged)]
     table = quality_tables(records, problems, samplers)
     print("\n" + table)
     stem = "qehvi_quality" + (f"_{args.tag}" if args.tag else "")
@@ -396,6 +428,9 @@ def cmd_quality(args: argparse.Namespace) -> None:
         for r in records:
             f.write(json.dumps(r) + "\n")
     cmd = "python benchmarks/bench_qehvi.py " + " ".join(sys.argv[1:])
+    if merged:
+        cmd += (f"\n# {len(merged)} runs of {sorted({r['sampler'] for r in merged})} merged from "
+                f"{', '.join(args.merge)} (same problems, seeds and trial budget)")
     (RESULTS / f"{stem}.md").write_text(f"# qEHVI benchmark: quality\n\n```\n{header}\n{cmd}\n```"
                                         f"\n\n{table}\n")
     print(f"\nwrote {RESULTS / (stem + '.jsonl')} and {stem}.md")
@@ -486,6 +521,9 @@ def main() -> None:
     qp.add_argument("--jobs", type=int, default=1,
                     help="parallel processes (each with torch.set_num_threads(1))")
     qp.add_argument("--tag", default="", help="results file suffix: qehvi_quality_TAG.*")
+    qp.add_argument("--merge", nargs="+", metavar="JSONL",
+                    help="add other samplers' runs (same problems, seeds, trials) from earlier "
+                         "result files to the tables instead of running them again")
     common(qp)
     qp.set_defaults(func=cmd_quality)
 

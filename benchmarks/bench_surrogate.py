@@ -17,10 +17,15 @@ import argparse
 import json
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _timing import best_of  # noqa: E402
 
 SPACE = "nahas-mbv2-edge"
 
@@ -59,17 +64,39 @@ def _throughput(paths: list[Path], n: int) -> list[str]:
         torch.set_num_threads(threads)
         for p in paths:
             sur = load_surrogate(p)
-            sur.predict(idx[:1000])
-            t = time.perf_counter()
-            sur.predict(idx)
-            rate = n / (time.perf_counter() - t)
-            t = time.perf_counter()
-            sur.predict(designs)
-            rate_d = len(designs) / (time.perf_counter() - t)
-            lines.append(f"| surrogate {p.stem}, index matrix, {threads} thread(s) | "
-                         f"{rate:,.0f} | {rate / edge_rate:.1f} |")
-            lines.append(f"| surrogate {p.stem}, design dicts, {threads} thread(s) | "
+            for precision in ("float32", "bfloat16"):
+                sur.predict(idx[:1000], precision=precision)
+                rate = n / best_of(lambda: sur.predict(idx, precision=precision), repeat=3)
+                lines.append(f"| surrogate {p.stem}, index matrix, {precision}, {threads} "
+                             f"thread(s) | {rate:,.0f} | {rate / edge_rate:.1f} |")
+            rate_d = len(designs) / best_of(lambda: sur.predict(designs), repeat=1)
+            lines.append(f"| surrogate {p.stem}, design dicts, float32, {threads} thread(s) | "
                          f"{rate_d:,.0f} | {rate_d / edge_rate:.1f} |")
+    return lines
+
+
+def _precision_accuracy(paths: list[Path], samples: Path) -> list[str]:
+    """Test-set MAPE of each model at float32 and bfloat16 (the split ``fit_surrogate`` used:
+    crashed designs dropped, then the config's seeded permutation)."""
+    from moo_cosearch.surrogate import load_samples, load_surrogate, regression_metrics
+    from moo_cosearch.surrogate._surrogate import _split
+
+    cols, _ = load_samples(samples)
+    rows = np.flatnonzero(~np.char.startswith(cols["reason"].astype(str), "error:"))
+    lines = []
+    for p in paths:
+        sur = load_surrogate(p)
+        test = rows[_split(len(rows), sur.config)[2]]
+        if len(test) != sur.meta["split"]["test"]:
+            print(f"note: {p.stem} was not trained on {samples}; precision accuracy skipped")
+            continue
+        idx = cols["idx"][test].astype(np.int64)
+        cells = []
+        for precision in ("float32", "bfloat16"):
+            pred = sur.predict(idx, precision=precision)
+            cells.append(" / ".join(f"{regression_metrics(cols[t][test], pred[t])['mape_pct']:.3f}"
+                                    for t in ("latency_ms", "area_mm2", "energy_mj")))
+        lines.append(f"| {p.stem} | {cells[0]} | {cells[1]} |")
     return lines
 
 
@@ -133,6 +160,12 @@ def main() -> None:
         *speed,
         "",
     ]
+    if Path(args.samples).exists():
+        acc = _precision_accuracy([p for p in paths if args.time is None or p.stem in args.time],
+                                  Path(args.samples))
+        if acc:
+            text += ["Test MAPE % (latency / area / energy) by predict precision:", "",
+                     "| model | float32 | bfloat16 |", "|---|---|---|", *acc, ""]
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("a") as fh:

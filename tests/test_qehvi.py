@@ -559,6 +559,23 @@ def test_evaluated_designs_are_not_proposed_again():
         assert designs[i] not in designs[:i], f"trial {i} repeats {designs[i]}"
 
 
+def test_refined_float_designs_are_not_proposed_again():
+    """Gradient refinement drives ZDT1's distance variables onto the bound 0, where designs
+    repeat easily; an evaluated design (deterministic objectives) is never proposed again."""
+    def zdt1(x):
+        g = 1 + 9 * sum(x[1:]) / (len(x) - 1)
+        return x[0], g * (1 - math.sqrt(x[0] / g))
+
+    study = optuna.create_study(directions=["minimize", "minimize"],
+                                sampler=small(n_startup_trials=5, reference_point=[0.0, 1.2]))
+    for _ in range(25):
+        t = study.ask()
+        x = [t.suggest_float(f"x{i}", 0, 1) for i in range(4)]
+        study.tell(t, zdt1(x))
+    designs = [tuple(t.params[f"x{i}"] for i in range(4)) for t in study.trials]
+    assert len(set(designs[5:])) == 20, designs
+
+
 def test_pool_excludes_evaluated_and_pending_designs():
     sampler = small(n_candidates=256)
     enc = Encoder(TINY)
@@ -566,7 +583,8 @@ def test_pool_excludes_evaluated_and_pending_designs():
     X = enc.encode(grid[:5])
     pending = enc.encode(grid[5:7])
     Y = np.random.default_rng(0).normal(size=(5, 2))
-    pool = sampler._pool(enc, X, Y, np.ones(5, dtype=bool), pending)
+    seen = {r.tobytes() for r in np.concatenate([X, pending])}
+    pool = sampler._pool(enc, X, Y, np.ones(5, dtype=bool), seen)
     # 256 candidates over 9 designs cover all; only the 2 neither evaluated nor pending remain
     assert sorted(map(tuple, pool.tolist())) == sorted(map(tuple, enc.encode(grid[7:]).tolist()))
 

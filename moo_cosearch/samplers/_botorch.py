@@ -211,7 +211,8 @@ class QEHVISampler(BaseSampler):
         model = self._fit(Xt, torch.tensor(np.concatenate([Yobj, C], axis=1), **tkw),
                           key=(enc.dim, m + C.shape[1]))
         t_fit = time.perf_counter()
-        pool = self._pool(enc, X, Yobj, feasible, pending)
+        seen = {r.tobytes() for r in (X if pending is None else np.concatenate([X, pending]))}
+        pool = self._pool(enc, X, Yobj, feasible, seen)
         t_pool = time.perf_counter()
         partitioning = None
         if m > 1:
@@ -224,7 +225,7 @@ class QEHVISampler(BaseSampler):
         acq = self._acquisition(model, Xt, Yobj, feasible, m, partitioning,
                                 None if pending is None else torch.tensor(pending, **tkw))
         best_x = self._score(enc, torch.tensor(pool, **tkw), model, acq, Yobj, feasible, m,
-                             partitioning)
+                             partitioning, seen)
         self.last_timing.update(fit_s=t_fit - t0, pool_s=t_pool - t_fit,
                                 score_s=time.perf_counter() - t_pool)
         return enc.decode(best_x)
@@ -253,7 +254,7 @@ class QEHVISampler(BaseSampler):
 
     # -- candidates -------------------------------------------------------------------------
     def _pool(self, enc: Encoder, X: np.ndarray, Yobj: np.ndarray, feasible: np.ndarray,
-              pending: np.ndarray | None) -> np.ndarray:
+              seen: set[bytes]) -> np.ndarray:
         n = self._n_candidates
         base = X[feasible] if feasible.any() else X
         front = base[_is_pareto_front(-(Yobj[feasible] if feasible.any() else Yobj),
@@ -263,7 +264,6 @@ class QEHVISampler(BaseSampler):
                                enc.mutate(parents, n // 3, self._rng),
                                enc.crossover(parents, n - n // 2 - n // 3, self._rng)])
         pool = enc.snap(pool)
-        seen = {r.tobytes() for r in (X if pending is None else np.concatenate([X, pending]))}
         keep = np.array([r.tobytes() not in seen for r in pool])
         pool = pool[keep]
         _, first = np.unique(pool, axis=0, return_index=True)
@@ -344,10 +344,16 @@ class QEHVISampler(BaseSampler):
         lower, upper = cells[0], cells[1]
         side = (torch.minimum(opt[:, None, :], upper[None]) - lower[None]).clamp_min(0)
         hvi = side.prod(dim=-1).sum(dim=-1)
-        return hvi * pfeas + 1e-12 * pfeas
+        # Candidates whose optimistic point improves nothing are ranked by how far it is from
+        # the improvable region (in units of the observed range), so a tight reference point
+        # or a weak model does not turn the pre-screen into a random pick.
+        scale = torch.as_tensor(np.ptp(Yobj, axis=0), dtype=opt.dtype, device=opt.device)
+        gap = ((lower[None] - opt[:, None, :]).clamp_min(0) / scale.clamp_min(1e-12))
+        dist = gap.norm(dim=-1).min(dim=-1).values
+        return torch.where(hvi > 0, hvi * pfeas + 1e-12 * pfeas, -dist - (1 - pfeas))
 
     def _score(self, enc: Encoder, Xc, model, acq, Yobj: np.ndarray, feasible: np.ndarray,
-               m: int, partitioning) -> np.ndarray:
+               m: int, partitioning, seen: set[bytes]) -> np.ndarray:
         import torch
 
         t0 = time.perf_counter()
@@ -363,16 +369,17 @@ class QEHVISampler(BaseSampler):
         if float_cols:
             t2 = time.perf_counter()
             best = self._refine(enc, cand[torch.topk(vals, min(self._n_refine, len(vals)))
-                                          .indices], acq, float_cols)
+                                          .indices], acq, float_cols, seen)
             self.last_timing["refine_s"] = time.perf_counter() - t2
             return best
         return cand[int(torch.argmax(vals))].cpu().numpy()
 
-    def _refine(self, enc: Encoder, starts, acq, float_cols: list[int]) -> np.ndarray:
+    def _refine(self, enc: Encoder, starts, acq, float_cols: list[int],
+                seen: set[bytes]) -> np.ndarray:
         """Gradient ascent of the acquisition over the continuous parameters only (one
         L-BFGS-B run for all starts; discrete parameters stay as chosen), from the best pooled
-        candidates; the best refined design that passes ``prescreen`` wins (the unrefined
-        starts are kept as fallbacks)."""
+        candidates; the best refined design that is neither evaluated nor pending and passes
+        ``prescreen`` wins (the unrefined starts, already new, are kept as fallbacks)."""
         import torch
         from scipy.optimize import minimize
 
@@ -401,7 +408,8 @@ class QEHVISampler(BaseSampler):
         with torch.no_grad():
             vals = acq(cand.unsqueeze(1))
         rows = enc.snap(cand.cpu().numpy())
-        order = list(np.argsort(-vals.cpu().numpy()))
+        order = [i for i in np.argsort(-vals.cpu().numpy()) if rows[i].tobytes() not in seen]
+        order = order or list(range(k, 2 * k))  # refinement only led back to evaluated designs
         if self._prescreen is not None:
             ok = np.asarray(self._prescreen([enc.decode(r) for r in rows]), dtype=bool)
             order = [i for i in order if ok[i]] or order
