@@ -559,6 +559,28 @@ def test_evaluated_designs_are_not_proposed_again():
         assert designs[i] not in designs[:i], f"trial {i} repeats {designs[i]}"
 
 
+def test_hyperparameters_refit_every_trial_early_then_every_k(monkeypatch):
+    from moo_cosearch.samplers import _gpfit
+
+    sizes = []
+    real = _gpfit.fit_gp_hypers
+
+    def counting(X, *a, **k):
+        sizes.append(len(X))
+        return real(X, *a, **k)
+
+    monkeypatch.setattr(_gpfit, "fit_gp_hypers", counting)
+    study = optuna.create_study(directions=["minimize", "minimize"], sampler=small(
+        n_startup_trials=3, refit_all_below=6, refit_every=3))
+    for i in range(12):
+        t = study.ask()
+        x, y = t.suggest_float("x", 0, 1), t.suggest_float("y", 0, 1)
+        study.tell(t, (x + y, (1 - x) ** 2 + y))
+    # trials 3..11 see 3..11 observations: a fit at each below 6, then every third trial
+    # counted from the last fit (at 5 observations)
+    assert sizes == [3, 4, 5, 8, 11], sizes
+
+
 def test_refined_float_designs_are_not_proposed_again():
     """Gradient refinement drives ZDT1's distance variables onto the bound 0, where designs
     repeat easily; an evaluated design (deterministic objectives) is never proposed again."""

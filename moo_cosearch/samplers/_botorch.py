@@ -6,9 +6,9 @@ Per Bayesian-optimisation trial:
    one-hot for names); objectives in maximisation form, constraints (``trial.set_constraint``)
    as extra outcomes.
 2. One batched multi-output ``SingleTaskGP`` over all outcomes. Its hyperparameters are
-   warm-started from the previous trial and fully refitted (bounded L-BFGS) only every
-   ``refit_every`` trials; in between the new data is conditioned on with the old
-   hyperparameters (no optimisation).
+   warm-started from the previous trial and refitted (bounded L-BFGS) at every trial while
+   there are fewer than ``refit_all_below`` observations, then only every ``refit_every``
+   trials; in between the new data is conditioned on with the old hyperparameters.
 3. A discrete candidate pool: uniform samples plus mutations and crossovers of the current
    Pareto designs (optionally screened by a cheap ``prescreen`` cost model), minus designs
    already evaluated or pending.
@@ -65,8 +65,12 @@ class QEHVISampler(BaseSampler):
         n_rescore: pool size scored by the MC acquisition after the optimistic pre-screen.
         mc_samples: quasi-MC samples of the acquisition.
         beta: optimism of the pre-screen (posterior mean + beta·std).
-        refit_every: full hyperparameter fit every this many trials (warm-started); between
-            fits the model is conditioned on new data with the previous hyperparameters.
+        refit_every: from ``refit_all_below`` observations on, hyperparameters are refitted
+            (warm-started) every this many trials; between fits the model is conditioned on
+            new data with the previous hyperparameters.
+        refit_all_below: below this many observations, refit at every trial (cheap there, and
+            stale hyperparameters cost much hypervolume early on: DTLZ2 median 0.58 with
+            ``refit_every=5`` throughout vs 0.72 refitting every trial).
         fit_maxiter: L-BFGS iterations of a cold fit (first, or after the space changed).
         warm_maxiter: L-BFGS iterations of a warm-started refit.
         n_refine: for float parameters, the best pooled candidates refined by gradient ascent
@@ -88,6 +92,7 @@ class QEHVISampler(BaseSampler):
     def __init__(self, *, seed: int | None = None, n_startup_trials: int = 10,
                  noisy: bool = False, n_candidates: int = 4096, n_rescore: int = 64,
                  mc_samples: int = 128, beta: float = 1.0, refit_every: int = 5,
+                 refit_all_below: int = 100,
                  fit_maxiter: int = 100, warm_maxiter: int = 25, n_refine: int = 4,
                  refine_maxiter: int = 50, reference_point: Sequence[float] | None = None,
                  ordered: dict[str, bool] | None = None,
@@ -103,6 +108,7 @@ class QEHVISampler(BaseSampler):
         self._mc = mc_samples
         self._beta = beta
         self._refit_every = max(1, refit_every)
+        self._refit_all_below = refit_all_below
         self._fit_maxiter = fit_maxiter
         self._warm_maxiter = warm_maxiter
         self._n_refine = n_refine
@@ -241,7 +247,8 @@ class QEHVISampler(BaseSampler):
             warnings.simplefilter("ignore", InputDataWarning)
             model = SingleTaskGP(X, Y, outcome_transform=Standardize(m=Y.shape[-1]))
         warm = self._hyper is not None and self._hyper_key == key
-        if not warm or self._fits_since + 1 >= self._refit_every:
+        if (not warm or len(X) < self._refit_all_below
+                or self._fits_since + 1 >= self._refit_every):
             self._hyper = fit_gp_hypers(X, train_targets(model), self._hyper if warm else None,
                                         self._warm_maxiter if warm else self._fit_maxiter)
             self._hyper_key = key
