@@ -66,6 +66,17 @@ def _maxpool(ch: int, size: int, name: str) -> Layer:
     return Layer("pool", ch, ch, size, size, size // 2, size // 2, kernel=2, stride=2, name=name)
 
 
+def _check_filters_and_resolution(net: str, filters: Sequence[int], resolution: int,
+                                  halvings: int) -> None:
+    """Positive filter counts, and a resolution that survives ``halvings`` 2x down-samplings."""
+    for i, f in enumerate(filters):
+        if f < 1:
+            raise ValueError(f"filters must be positive, got filters[{i}]={f}")
+    if resolution < 1 or resolution % (2 ** halvings):
+        raise ValueError(f"{net} resolution must be a positive multiple of 2**{halvings}, "
+                         f"got {resolution}")
+
+
 def resnet9(filters: Sequence[int], skips: Sequence[int], *, resolution: int = 32,
             num_classes: int = 10) -> list[Layer]:
     """A searchable ResNet-9.
@@ -88,15 +99,10 @@ def resnet9(filters: Sequence[int], skips: Sequence[int], *, resolution: int = 3
     if len(filters) != blocks + 1:
         raise ValueError(f"resnet9 needs one filter count per block plus the stem "
                          f"({blocks + 1}), got {len(filters)}: {list(filters)}")
-    for i, f in enumerate(filters):
-        if f < 1:
-            raise ValueError(f"filters must be positive, got filters[{i}]={f}")
+    _check_filters_and_resolution("resnet9", filters, resolution, blocks)
     for i, s in enumerate(skips):
         if s < 0:
             raise ValueError(f"skips must be >= 0, got skips[{i}]={s}")
-    if resolution < 1 or resolution % (2 ** blocks):
-        raise ValueError(f"resnet9 resolution must be a positive multiple of 2**{blocks}, "
-                         f"got {resolution}")
     size = resolution
     layers = [_conv(3, filters[0], size, "stem")]
     for i in range(blocks):
@@ -139,12 +145,7 @@ def unet(height: int, filters: Sequence[int], *, resolution: int = UNET_INPUT[0]
     if len(filters) != height + 1:
         raise ValueError(f"unet of height {height} needs {height + 1} filter counts, "
                          f"got {len(filters)}: {list(filters)}")
-    for i, f in enumerate(filters):
-        if f < 1:
-            raise ValueError(f"filters must be positive, got filters[{i}]={f}")
-    if resolution < 1 or resolution % (2 ** height):
-        raise ValueError(f"unet resolution must be a positive multiple of 2**{height}, "
-                         f"got {resolution}")
+    _check_filters_and_resolution("unet", filters, resolution, height)
     layers: list[Layer] = []
     size, cin = resolution, in_channels
     for lvl in range(height + 1):

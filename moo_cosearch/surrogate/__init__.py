@@ -9,8 +9,9 @@ from ._device import DevicePredictor, fit_device_predictor, load_device_predicto
 from ._features import FeatureSchema
 from ._model import FitConfig
 from ._sampling import draw_indices, load_samples, sample_designs
-from ._surrogate import (Surrogate, SurrogateBackend, SurrogateError, fit_surrogate,
-                         load_surrogate, regression_metrics, verify_pareto)
+from ._surrogate import (Surrogate, SurrogateError, fit_surrogate, load_surrogate,
+                         regression_metrics)
+from ._use import SurrogateBackend, verify_pareto
 
 __all__ = ["FeatureSchema", "FitConfig", "Surrogate", "SurrogateBackend", "SurrogateError",
            "draw_indices", "fit_surrogate", "load_samples", "load_surrogate",
