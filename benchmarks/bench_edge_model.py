@@ -16,7 +16,7 @@ from _timing import best_of  # noqa: E402  (benchmarks/ is on sys.path when run)
 import numpy as np
 
 from moo_cosearch import get_backend, load_space
-from moo_cosearch._layers import stack_layers
+from moo_cosearch.networks import stack_layers
 from moo_cosearch.hardware.edge import EDGE_PARAMS, edge_cost
 from moo_cosearch.networks import build_network
 

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from moo_cosearch import load_space
-from moo_cosearch._layers import stack_layers
+from moo_cosearch.networks import stack_layers
 from moo_cosearch.hardware.dataflow import dataflow_cost
 from moo_cosearch.hardware.edge import EDGE_PARAMS, edge_cost
 from moo_cosearch.networks import build_network

@@ -21,8 +21,8 @@ from _timing import best_of  # noqa: E402  (benchmarks/ is on sys.path when run)
 import numpy as np  # noqa: E402
 
 from moo_cosearch import get_backend, load_space  # noqa: E402
-from moo_cosearch._layers import stack_matrices  # noqa: E402
-from moo_cosearch._net_fpga import EDD_BLOCKS  # noqa: E402
+from moo_cosearch.networks import stack_matrices  # noqa: E402
+from moo_cosearch.networks.fpga import EDD_BLOCKS  # noqa: E402
 from moo_cosearch.hardware.fpga import edd_cost  # noqa: E402
 from moo_cosearch.hardware.multifpga import multifpga_cost  # noqa: E402
 from moo_cosearch.networks import network_matrix  # noqa: E402

@@ -33,7 +33,7 @@ from _timing import best_of  # noqa: E402  (benchmarks/ is on sys.path when run)
 import numpy as np
 
 from moo_cosearch import get_backend, load_space
-from moo_cosearch._layers import stack_matrices
+from moo_cosearch.networks import stack_matrices
 from moo_cosearch.hardware.hetero import MAX_BW_GBPS, MAX_PES, TEMPLATES, hetero_cost
 from moo_cosearch.networks import network_matrix
 

@@ -93,7 +93,7 @@ def main() -> None:
         rows.append(f"| {backend} | {sname} | {n} | {cold_rate} | {n / sec:,.4g} | {how} |")
         print(rows[-1], flush=True)
     # kernels alone
-    from moo_cosearch._layers import stack_layers
+    from moo_cosearch.networks import stack_layers
     from moo_cosearch.hardware.dataflow import dataflow_cost
     from moo_cosearch.hardware.edge import edge_cost
     from moo_cosearch.networks import build_network

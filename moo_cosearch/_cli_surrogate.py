@@ -70,8 +70,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_verify(args: argparse.Namespace) -> int:
     import optuna
 
+    from .analysis import verify_pareto
     from .space import load_space
-    from .surrogate import verify_pareto
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:

@@ -66,8 +66,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     import optuna
     from tqdm import tqdm
 
+    from .analysis import write_report
     from .objectives import load_objectives, make_objective
-    from .report import write_report
     from .space import load_space
     from .study import create_study
 
@@ -154,7 +154,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
+    from ._version import __version__
 
     p = argparse.ArgumentParser(prog="moo-cosearch", description="Joint neural-network + "
                                 "accelerator co-search on Optuna.")

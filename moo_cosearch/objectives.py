@@ -39,8 +39,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from ._toml import builtin_names, read_declaration
-from .accuracy import CachedAccuracy, make_accuracy
-from .hardware import CostBackend, backend_metrics, get_backend
+from .accuracy import CachedAccuracy, check_spec, make_accuracy
+from .hardware import COST_FIELDS, CostBackend, backend_metrics, get_backend
 
 if TYPE_CHECKING:
     import optuna
@@ -52,7 +52,7 @@ __all__ = ["METRICS", "COST_METRICS", "Constraint", "Reward", "ObjectiveSet", "E
 
 _log = logging.getLogger(__name__)
 
-COST_METRICS = ("latency_ms", "energy_mj", "area_mm2")
+COST_METRICS = COST_FIELDS
 METRICS = ("accuracy",) + COST_METRICS
 _DIRECTIONS = ("maximize", "minimize")
 _PACKAGE = "moo_cosearch.builtin_objectives"
@@ -151,6 +151,10 @@ class ObjectiveSet:
                                       f"{{metric, min}}, got {dict(c)}")
             constraints.append(Constraint(**c))
         accuracy = data.get("accuracy", {"source": "nb201"})
+        try:
+            check_spec(accuracy)
+        except ValueError as e:
+            raise ObjectivesError(f"{source}: {e}") from None
         ref = dict(data.get("reference_point", {}))
         bad = sorted(set(ref) - set(objectives_names := [m for m, _ in objectives]))
         if bad:

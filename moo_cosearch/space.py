@@ -7,7 +7,7 @@ the names of the network family and accelerator model its parameters describe.
 TOML format (``spaces/*.toml``)::
 
     name = "nb201-edge"
-    network = "nb201"          # networks.FAMILIES
+    network = "nb201"          # a registered family: networks.list_families()
     accelerator = "edge"       # hardware backend family
     description = "..."
 
@@ -107,6 +107,16 @@ class Param:
     def fixed(self) -> bool:
         return len(self.choices) == 1
 
+    @property
+    def encoding(self) -> np.ndarray:
+        """The grid encoding, one row per choice: ``[[index / (k - 1)]]`` for an ordered grid,
+        the identity (one-hot rows) otherwise. :meth:`JointSpace.encode` and the surrogate's
+        features both build on it."""
+        k = len(self.choices)
+        if self.ordered:
+            return (np.arange(k) / max(k - 1, 1))[:, None]
+        return np.eye(k)
+
     def index(self, value: Any) -> int:
         """Position of ``value`` in the grid; :class:`SpaceError` when it is off the grid."""
         for i, c in enumerate(self.choices):
@@ -159,7 +169,7 @@ class JointSpace:
     Args:
         name: space name (``load_space`` finds built-in spaces by it).
         params: the parameters, in order.
-        network: network family the NAS parameters describe (see ``networks.FAMILIES``), or None.
+        network: network family the NAS parameters describe (see ``moo_cosearch.networks.list_families()``), or None.
         accelerator: accelerator model family the HAS parameters describe, or None.
         description: free text.
     """
@@ -315,13 +325,7 @@ class JointSpace:
         Fixed parameters carry no information and get no column.
         """
         idx = self.indices(designs)
-        blocks = []
-        for j, p in enumerate(self._searched):
-            k = len(p.choices)
-            if p.ordered:
-                blocks.append((idx[:, j] / (k - 1))[:, None])
-            else:
-                blocks.append(np.eye(k)[idx[:, j]])
+        blocks = [p.encoding[idx[:, j]] for j, p in enumerate(self._searched)]
         if not blocks:
             return np.zeros((idx.shape[0], 0))
         return np.concatenate(blocks, axis=1).astype(np.float64)

@@ -9,7 +9,7 @@ import optuna
 import pytest
 
 from moo_cosearch import create_study, get_backend, load_space, make_objective
-from moo_cosearch._layers import Layer, stack_layers
+from moo_cosearch.networks import Layer, stack_layers
 from moo_cosearch.cli import main
 from moo_cosearch.hardware import backend_metrics, list_backends
 from moo_cosearch.hardware.dataflow import MAPPINGS, dataflow_cost

@@ -5,13 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from moo_cosearch.hardware.table import arch_codes, device_table
-from moo_cosearch.networks import NB201_OPS
+from moo_cosearch.hardware.table import device_table
+from moo_cosearch.networks.nb201 import OPS as NB201_OPS
+from moo_cosearch.networks.nb201 import arch_codes
 from moo_cosearch.surrogate import (DevicePredictor, FitConfig, SurrogateError,
                                     fit_device_predictor, load_device_predictor,
                                     regression_metrics)
-from moo_cosearch.surrogate._device import (canonical_ops, cell_features, cell_ops,
-                                            live_edges, representative_ops, unique_str)
+from moo_cosearch.networks.nb201 import (canonical_ops, cell_ops, live_edges,
+                                         representative_ops, unique_str)
+from moo_cosearch.surrogate._device import cell_features
 
 N, SK, C1, C3, P = range(5)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from moo_cosearch._layers import Layer, stack_layers
+from moo_cosearch.networks import Layer, stack_layers
 from moo_cosearch.hardware.edge import (BASELINE, EDGE_PARAMS, edge_area_breakdown,
                                         edge_area_mm2, edge_cost, peak_tops, sram_pj_per_byte)
 

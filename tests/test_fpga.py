@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from moo_cosearch import create_study, get_backend, load_space, make_objective
-from moo_cosearch._layers import Layer, stack_layers
-from moo_cosearch._net_fpga import EDD_BLOCKS, edd_mbconv
+from moo_cosearch.networks import Layer, stack_layers
+from moo_cosearch.networks.fpga import EDD_BLOCKS, edd_mbconv
 from moo_cosearch.cli import main
 from moo_cosearch.hardware.fpga import (CLOCK_HZ, DEVICES, edd_cost, lut_per_multiplier, op_work,
                                         phi, psi, shared_resource)

@@ -1,5 +1,5 @@
 """Hand-computed checks of the NASAIC networks and the heterogeneous ASIC model
-(moo_cosearch._net_nasaic, moo_cosearch.hardware.hetero)."""
+(moo_cosearch.networks.nasaic, moo_cosearch.hardware.hetero)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ import optuna
 import pytest
 
 from moo_cosearch import create_study, load_space, make_objective
-from moo_cosearch._layers import Layer, stack_layers
+from moo_cosearch.networks import Layer, stack_layers
 from moo_cosearch.hardware import get_backend
 from moo_cosearch.hardware.hetero import (L2_BYTES_PER_PE, hetero_area_mm2, hetero_cost,
                                           schedule, template_layer_cost)
 from moo_cosearch.networks import build_network, nas_key, summarize
-from moo_cosearch._net_nasaic import resnet9, unet
+from moo_cosearch.networks.nasaic import resnet9, unet
 from moo_cosearch.space import list_spaces
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from moo_cosearch import create_study, get_backend, load_space, make_objective
-from moo_cosearch._layers import Layer, stack_layers
-from moo_cosearch._net_fpga import fnas_cifar10, fnas_nas_key
+from moo_cosearch.networks import Layer, stack_layers
+from moo_cosearch.networks.fpga import fnas_cifar10, fnas_nas_key
 from moo_cosearch.cli import main
 from moo_cosearch.hardware.multifpga import multifpga_cost, tile_bram18k, tiled_layer_cycles
 from moo_cosearch.networks import build_network, mobilenetv2, summarize

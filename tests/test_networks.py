@@ -14,11 +14,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from moo_cosearch._layers import stack_layers
+from moo_cosearch.networks import stack_layers
 from moo_cosearch.networks import (
-    DEFAULT_EFFNET_EXPANSIONS, DEFAULT_EFFNET_KERNELS, FAMILIES, NB201_OPS, Layer,
-    build_network, efficientnet_b0, mobilenetv2, nas_key, nb201, summarize,
+    Layer, build_network, efficientnet_b0, list_families, mobilenetv2, nas_key, summarize,
 )
+from moo_cosearch.networks.mbconv import DEFAULT_EFFNET_EXPANSIONS, DEFAULT_EFFNET_KERNELS
+from moo_cosearch.networks.nb201 import OPS as NB201_OPS
+from moo_cosearch.networks.nb201 import nb201
 
 MBV2_K = [3] * 17
 MBV2_E = [1] + [6] * 16
@@ -201,7 +203,9 @@ def test_shapes_agree_with_torch():
 
 
 def test_build_network_defaults_and_extra_keys():
-    assert FAMILIES[:3] == ("mobilenetv2", "efficientnet-b0", "nb201")  # + NASAIC families
+    assert set(list_families()) == {"mobilenetv2", "efficientnet-b0", "nb201", "edd-mbconv",
+                                    "fnas-cifar10", "resnet9-cifar10", "resnet9-stl10",
+                                    "unet-nuclei"}
     net = build_network("mobilenetv2", {"pes_x": 16, "b3_kernel": 5})
     k = list(MBV2_K)
     k[3] = 5
@@ -289,7 +293,7 @@ def test_stack_layers_round_trip():
 @pytest.mark.parametrize("space_name", ["nahas-mbv2-edge", "nahas-effnetb0-edge"])
 def test_block_cached_matrix_equals_the_built_network(space_name):
     from moo_cosearch import load_space
-    from moo_cosearch._layers import layer_matrix
+    from moo_cosearch.networks import layer_matrix
     from moo_cosearch.networks import network_matrix
 
     space = load_space(space_name)

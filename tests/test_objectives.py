@@ -12,7 +12,8 @@ import optuna
 import pytest
 
 from moo_cosearch import load_objectives, load_space, make_objective
-from moo_cosearch.accuracy import CachedAccuracy, NB201Table, nb201_arch_str
+from moo_cosearch.accuracy import CachedAccuracy, NB201Table
+from moo_cosearch.networks.nb201 import arch_str as nb201_arch_str
 from moo_cosearch.hardware import CostBackend, CostResult, get_backend
 from moo_cosearch.hardware.edge import BASELINE, edge_area_mm2
 from moo_cosearch.objectives import ObjectivesError, ObjectiveSet
@@ -271,7 +272,7 @@ class _DspBackend(CostBackend):
 
 
 def test_backend_metrics_from_extra_can_be_objectives_and_constraints(monkeypatch):
-    from moo_cosearch import hardware
+    from moo_cosearch.hardware import _registry as hardware
     monkeypatch.setitem(hardware._BACKENDS, "toy-dsp", _DspBackend)
     space = load_space("nb201-edge")
     objs = ObjectiveSet.from_dict({

@@ -3,7 +3,8 @@
 Optuna's own sampler test suites run on the sampler (with small pools so they stay fast), then
 behaviour that is specific to it: the encoding, mixed and categorical-only spaces, constraints,
 determinism, resuming from storage, pending trials, a BraninCurrin hypervolume check against
-random search, the ``prescreen`` hook and the registry.
+random search, the ``prescreen`` hook and the registry. The sampler is the wiring in
+``samplers/_qehvi_sampler.py`` of ``_encoding``, ``_gpfit`` and the ``_qehvi_*`` modules.
 
 The machine these run on has 2 cores shared with benchmarks: torch runs single-threaded here
 (much faster for these tiny GPs under contention) and nothing asserts a timing.
@@ -26,8 +27,9 @@ from optuna.trial import TrialState
 
 import moo_cosearch
 from moo_cosearch.samplers import create_sampler
-from moo_cosearch.samplers._botorch import QEHVISampler
 from moo_cosearch.samplers._encoding import Encoder
+from moo_cosearch.samplers._qehvi_pool import candidate_pool
+from moo_cosearch.samplers._qehvi_sampler import QEHVISampler
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -359,8 +361,11 @@ def test_stepped_float_proposals_are_on_the_grid_and_kept():
 def nb201_study():
     space = moo_cosearch.load_space("nb201-edge")
     objective = moo_cosearch.make_objective(space, "nb201-cifar10-latency-area")
+    # a sampler instance: its ordered flags are given here (create_study passes them to a
+    # sampler it makes by name)
     sampler = create_sampler("qehvi", seed=0, n_startup_trials=8, n_candidates=512,
-                             n_rescore=32, mc_samples=32)
+                             n_rescore=32, mc_samples=32,
+                             ordered={p.name: p.ordered for p in space.params})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         study = moo_cosearch.create_study(space, "nb201-cifar10-latency-area", sampler=sampler,
@@ -386,16 +391,54 @@ def test_categorical_joint_space_proposes_new_designs(nb201_study):
 
 def test_categorical_joint_space_ordered_flags(nb201_study):
     space, study = nb201_study
-    flags = study.sampler._ordered_flags(study)
+    flags = study.sampler._ordered
     assert flags["pes_x"] is True and flags["local_memory_mb"] is True
     assert all(flags[f"edge{i}"] is False for i in range(6))
-    enc = Encoder(space.distributions, flags)
-    kinds = {b.name: (b.kind, b.width) for b in enc.blocks}
+    kinds = {b.name: (b.kind, b.width) for b in study.sampler._encoder(space.distributions).blocks}
     assert kinds["edge0"] == ("onehot", 5) and kinds["pes_x"] == ("ordinal", 1)
-    # without a JointSpace recorded on the study the flags are left to inference
-    assert small()._ordered_flags(optuna.create_study()) is None
-    # explicit flags win over the study's
-    assert small(ordered={"edge0": True})._ordered_flags(study) == {"edge0": True}
+    # the flags come from the constructor only: none given, none used (inference)
+    assert small()._ordered is None
+
+
+NUMERIC_GRID = {"x": CategoricalDistribution([1, 2, 4, 8]), "y": FloatDistribution(0, 1)}
+
+
+def _block(sampler, name):
+    return next(b for b in sampler._encoder(NUMERIC_GRID).blocks if b.name == name)
+
+
+def test_ordered_false_makes_a_numeric_categorical_one_hot():
+    block = _block(small(ordered={"x": False}), "x")
+    assert (block.kind, block.width) == ("onehot", 4)
+
+
+def test_ordered_none_infers_an_ordinal_numeric_categorical():
+    block = _block(small(ordered=None), "x")
+    assert (block.kind, block.width) == ("ordinal", 1)
+    # flags naming other parameters leave x to inference too
+    assert _block(small(ordered={"z": False}), "x").kind == "ordinal"
+
+
+def test_ordered_flags_reach_the_model_encoding(monkeypatch):
+    """Through a whole study: the encoder the sampler proposes with has x one-hot."""
+    encoders = []
+    sampler = small(n_startup_trials=3, ordered={"x": False})
+    make = sampler._encoder
+
+    def spy(search_space):
+        encoders.append(make(search_space))
+        return encoders[-1]
+
+    def objective(trial):
+        x = trial.suggest_categorical("x", [1, 2, 4, 8])
+        y = trial.suggest_float("y", 0, 1)
+        return x + y, 1.0 / x + (1 - y) ** 2
+
+    monkeypatch.setattr(sampler, "_encoder", spy)
+    study = optuna.create_study(directions=["minimize", "minimize"], sampler=sampler)
+    study.optimize(objective, n_trials=5)
+    assert len(encoders) == 2 and all(model_based(t) for t in study.trials[3:])
+    assert all(next(b for b in e.blocks if b.name == "x").kind == "onehot" for e in encoders)
 
 
 # ---- 5. constraints --------------------------------------------------------------------------
@@ -599,14 +642,14 @@ def test_refined_float_designs_are_not_proposed_again():
 
 
 def test_pool_excludes_evaluated_and_pending_designs():
-    sampler = small(n_candidates=256)
     enc = Encoder(TINY)
     grid = [{"a": a, "b": b} for a in ("p", "q", "r") for b in (0, 1, 2)]
     X = enc.encode(grid[:5])
     pending = enc.encode(grid[5:7])
     Y = np.random.default_rng(0).normal(size=(5, 2))
     seen = {r.tobytes() for r in np.concatenate([X, pending])}
-    pool = sampler._pool(enc, X, Y, np.ones(5, dtype=bool), seen)
+    pool = candidate_pool(enc, X, Y, np.ones(5, dtype=bool), seen, 256,
+                          np.random.default_rng(0))
     # 256 candidates over 9 designs cover all; only the 2 neither evaluated nor pending remain
     assert sorted(map(tuple, pool.tolist())) == sorted(map(tuple, enc.encode(grid[7:]).tolist()))
 

@@ -13,9 +13,9 @@ import optuna
 import pytest
 
 from moo_cosearch import create_study, load_space, make_objective, pareto_trials
+from moo_cosearch.analysis import hypervolume_history, minimization_matrix, reference_point
 from moo_cosearch.cli import main
 from moo_cosearch.hardware.edge import BASELINE
-from moo_cosearch.study import hypervolume_history, minimization_matrix, reference_point
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 OBJ = "nb201-cifar10-latency-area"

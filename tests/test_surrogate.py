@@ -10,13 +10,14 @@ import pytest
 import torch
 
 from moo_cosearch import create_study, load_space, make_objective
-from moo_cosearch import hardware
+from moo_cosearch.hardware import _registry as hardware
+from moo_cosearch.analysis import verify_pareto
 from moo_cosearch.cli import main
 from moo_cosearch.hardware import CostBackend, CostResult, backend_metrics, get_backend
 from moo_cosearch.objectives import ObjectiveSet
 from moo_cosearch.surrogate import (FeatureSchema, FitConfig, SurrogateError, draw_indices,
                                     fit_surrogate, load_samples, load_surrogate,
-                                    regression_metrics, sample_designs, verify_pareto)
+                                    regression_metrics, sample_designs)
 from moo_cosearch.surrogate import _sampling
 
 SPACE = "nb201-edge"

@@ -15,8 +15,8 @@ import pytest
 from moo_cosearch import create_study, load_space, make_objective
 from moo_cosearch.cli import main
 from moo_cosearch.hardware import backend_metrics, get_backend
-from moo_cosearch.hardware.table import (DEVICES, TableBackend, arch_codes, arch_ops,
-                                         device_table)
+from moo_cosearch.hardware.table import DEVICES, TableBackend, device_table
+from moo_cosearch.networks.nb201 import arch_codes, arch_ops
 from moo_cosearch.space import JointSpace
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from moo_cosearch._layers import Layer, stack_layers
+from moo_cosearch.networks import Layer, stack_layers
 from moo_cosearch.hardware.dataflow import dataflow_cost
 from moo_cosearch.hardware.edge import BASELINE, CLOCK_HZ, MB, sram_pj_per_byte
 from moo_cosearch.hardware.zigzag import (zigzag_accelerator, zigzag_available,

@@ -7,7 +7,10 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CostResult"]
+__all__ = ["COST_FIELDS", "CostResult"]
+
+#: The cost fields every backend returns (NaN where it does not model one).
+COST_FIELDS: tuple[str, ...] = ("latency_ms", "energy_mj", "area_mm2")
 
 
 @dataclass(frozen=True)
@@ -35,12 +38,12 @@ class CostResult:
 
     def metric(self, name: str) -> np.ndarray:
         """The (n,) values of a metric: a field (``latency_ms`` ...) or a scalar ``extra`` entry."""
-        if name in ("latency_ms", "energy_mj", "area_mm2"):
+        if name in COST_FIELDS:
             return getattr(self, name)
         value = self.extra.get(name)
         if value is None or np.ndim(value) != 1:
             raise KeyError(f"cost result has no per-design metric {name!r}; it has "
-                           f"latency_ms, energy_mj, area_mm2"
+                           f"{', '.join(COST_FIELDS)}"
                            + "".join(f", {k}" for k, v in self.extra.items() if np.ndim(v) == 1))
         return np.asarray(value)
 

@@ -77,12 +77,13 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
-from .._layers import LAYER_KINDS, LayerBatch
-from . import CostBackend
+from ..networks import LAYER_KINDS, LayerBatch
+from ._base import CostBackend
+from ._registry import register_backend
 from ._result import CostResult
 from .edge import (ACC_BYTES, BASELINE, CLOCK_HZ, E_DRAM_PJ_PER_BYTE, E_MAC_PJ, E_VEC_PJ,
                    EDGE_PARAMS, KB, MACS_PER_SIMD, MB, RF_BYTES_PER_MAC, _describe, _hw_arrays,
-                   edge_area_breakdown, peak_tops, sram_pj_per_byte)
+                   edge_area_breakdown, edge_inputs, peak_tops, sram_pj_per_byte)
 
 if TYPE_CHECKING:
     from ..space import JointSpace
@@ -313,8 +314,6 @@ class DataflowBackend(CostBackend):
         self.layer_by_layer = layer_by_layer
 
     def evaluate(self, space: "JointSpace", designs: Sequence[Mapping[str, Any]]) -> CostResult:
-        from . import edge_inputs
-
         _, layers, hw = edge_inputs(self.name, space, designs)
         return dataflow_cost(layers, hw, layer_by_layer=self.layer_by_layer)
 
@@ -327,3 +326,6 @@ class DataflowBackend(CostBackend):
         if metric == "peak_tops":
             return float(peak_tops(BASELINE))
         return super().reference(metric)
+
+
+register_backend("edge-dataflow", DataflowBackend)

@@ -1,6 +1,7 @@
 """Analytical cost model (v1) of the NAHAS edge accelerator.
 
-The accelerator (NAHAS, seed 004, section 3.3 and Table 1) is a ``pes_x x pes_y`` array of
+The accelerator (NAHAS, "Neural Architecture and Hardware Accelerator Search", ICLR 2021
+submission, section 3.3 and Table 1) is a ``pes_x x pes_y`` array of
 processing elements (PEs). Each PE has ``compute_lanes`` lanes sharing ``local_memory_mb`` of
 local memory; each lane has a ``register_file_kb`` register file and ``simd_units`` SIMD units,
 each a 4-way 8-bit MAC (4 MACs per cycle). Clock 0.8 GHz. ``io_bandwidth_gbps`` is read as
@@ -53,14 +54,19 @@ control) is added because we have no citable figure, so areas are a lower bound.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
-from .._layers import LAYER_KINDS, LayerBatch
+from ..networks import LAYER_KINDS, LayerBatch, network_matrix, stack_matrices
+from ._base import CostBackend, require_params
+from ._registry import register_backend
 from ._result import CostResult
 
-__all__ = ["BASELINE", "CLOCK_HZ", "EDGE_PARAMS", "MACS_PER_SIMD", "edge_area_breakdown",
+if TYPE_CHECKING:
+    from ..space import JointSpace
+
+__all__ = ["BASELINE", "CLOCK_HZ", "EDGE_PARAMS", "EdgeBackend", "edge_inputs", "MACS_PER_SIMD", "edge_area_breakdown",
            "edge_area_mm2", "edge_cost", "peak_tops", "sram_pj_per_byte"]
 
 #: Hardware parameters of the edge accelerator (NAHAS Table 1), all required and positive.
@@ -76,7 +82,7 @@ BASELINE: dict[str, float] = {"pes_x": 4, "pes_y": 4, "simd_units": 64, "compute
 # Constants. [H14] M. Horowitz, "Computing's energy problem (and what we can do about it)",
 # ISSCC 2014 (45 nm, 0.9 V). [M07] K. Mistry et al., "A 45nm logic technology with high-k +
 # metal gate transistors, strained silicon, 9 Cu interconnect layers, 193nm dry patterning, and
-# 100% Pb-free packaging", IEDM 2007. [N] NAHAS, seed 004, section 3.3.
+# 100% Pb-free packaging", IEDM 2007. [N] NAHAS (ICLR 2021 submission), section 3.3.
 CLOCK_HZ = 0.8e9                  # [N] 0.8 GHz
 MACS_PER_SIMD = 4                 # [N] "4-way SIMD units": 4 8-bit MACs per cycle
 E_MAC_PJ = 0.2 + 0.1              # [H14] 8-bit int multiply 0.2 pJ + 32-bit int add 0.1 pJ
@@ -337,3 +343,38 @@ def edge_cost(layers: LayerBatch, hw: Mapping[str, Any], *, per_layer: bool = Fa
     area = edge_area_mm2(hw) * np.ones(n)
     return CostResult(latency_ms=latency_ms, energy_mj=energy_pj * 1e-9, area_mm2=area,
                       feasible=feasible, reason=tuple(reasons), extra=extra)
+
+
+def edge_inputs(backend: str, space: "JointSpace", designs: Sequence[Mapping[str, Any]],
+                layers: bool = True) -> tuple[list[dict[str, Any]], Any, dict[str, np.ndarray]]:
+    """Validated inputs of the edge-accelerator models (``edge``, ``edge-dataflow``, ``zigzag``):
+    the validated designs, the stacked layers of every design's network (``None`` when
+    ``layers`` is False) and the accelerator parameters as arrays. Raises ValueError when ``space`` lacks a network or one
+    of :data:`EDGE_PARAMS`, or on an invalid design."""
+    if space.network is None:
+        raise ValueError(f"space {space.name!r} declares no network family; the {backend} "
+                         "backend needs one")
+    require_params(backend, space, EDGE_PARAMS, "accelerator parameters")
+    designs = [space.validate(d) for d in designs]
+    hw = {p: np.array([float(d[p]) for d in designs]) for p in EDGE_PARAMS}
+    stacked = stack_matrices([network_matrix(space.network, d) for d in designs]) \
+        if layers else None
+    return designs, stacked, hw
+
+
+class EdgeBackend(CostBackend):
+    """The analytical NAHAS edge-accelerator model (:mod:`moo_cosearch.hardware.edge`)."""
+
+    name = "edge"
+
+    def evaluate(self, space: "JointSpace", designs: Sequence[Mapping[str, Any]]) -> CostResult:
+        _, layers, hw = edge_inputs(self.name, space, designs)
+        return edge_cost(layers, hw)
+
+    def reference(self, metric: str) -> float:
+        if metric == "area_mm2":
+            return float(edge_area_mm2({k: np.array([v]) for k, v in BASELINE.items()})[0])
+        return super().reference(metric)
+
+
+register_backend("edge", EdgeBackend)

@@ -1,5 +1,5 @@
 """EDD's FPGA latency / resource model (Li et al., "EDD: Efficient Differentiable DNN Architecture
-and Implementation Co-search for Embedded AI Solutions", DAC 2020; seed 003, sections 3.2 and 4.1).
+and Implementation Co-search for Embedded AI Solutions", DAC 2020, sections 3.2 and 4.1).
 
 EDD maps each operation ``op_i`` (here: one searched MBConv block ``b{i}``: expand 1x1, depthwise
 kxk, project 1x1 and the residual add) to an IP of parallelism ``2^pf`` (``2^pf`` multiplications
@@ -74,8 +74,9 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
-from .._layers import LAYER_KINDS, LayerBatch
-from . import CostBackend
+from ..networks import LAYER_KINDS, LayerBatch
+from ._base import CostBackend
+from ._registry import register_backend
 from ._result import CostResult
 
 if TYPE_CHECKING:
@@ -290,10 +291,10 @@ def edd_cost(layers: LayerBatch, block: np.ndarray, op_id: np.ndarray, bits: Any
 @lru_cache(maxsize=4096)
 def _block_index(key: tuple) -> np.ndarray:
     """Searched-block index of every layer of the network ``key`` (-1 outside b0..b19)."""
-    from ..networks import _build_cached
+    from ..networks import layers_of_key
 
     out = []
-    for layer in _build_cached(key):
+    for layer in layers_of_key(key):
         head = layer.name.split(".", 1)[0]
         out.append(int(head[1:]) if head[:1] == "b" and head[1:].isdigit() else -1)
     a = np.asarray(out, dtype=np.int64)
@@ -314,9 +315,8 @@ class EddBackend(CostBackend):
 
     def evaluate(self, space: "JointSpace", designs: Sequence[Mapping[str, Any]], *,
                  per_block: bool = False) -> CostResult:
-        from .._layers import stack_matrices
-        from .._net_fpga import EDD_BLOCKS
-        from ..networks import _matrix_cached, nas_key
+        from ..networks import matrix_of_key, nas_key, stack_matrices
+        from ..networks.fpga import EDD_BLOCKS
 
         if space.network != "edd-mbconv":
             raise ValueError(f"the fpga-edd backend needs an edd-mbconv space, space "
@@ -330,7 +330,7 @@ class EddBackend(CostBackend):
                              f"does not have")
         designs = [space.validate(d) for d in designs]
         keys = [nas_key(space.network, d) for d in designs]
-        layers = stack_matrices([_matrix_cached(k) for k in keys])
+        layers = stack_matrices([matrix_of_key(k) for k in keys])
         block = np.full(layers.shape, -1, dtype=np.int64)
         for i, k in enumerate(keys):
             b = _block_index(k)
@@ -348,3 +348,6 @@ class EddBackend(CostBackend):
         if metric == "dsp":
             return float(DEVICES["zcu102"].dsp)
         raise ValueError(f"cost backend {self.name!r} has no baseline value for {metric!r}")
+
+
+register_backend("fpga-edd", EddBackend)

@@ -1,4 +1,4 @@
-"""Heterogeneous multi-accelerator ASIC model of NASAIC (seed 002), vectorised over designs.
+"""Heterogeneous multi-accelerator ASIC model of NASAIC (Yang et al., DAC 2020), vectorised over designs.
 
 An accelerator is a set of sub-accelerators ``a0, a1, ...`` on one network-on-chip (NASAIC
 Fig. 3, after HERALD [13]); sub-accelerator ``k`` has a dataflow template ``a{k}_dataflow``
@@ -65,8 +65,9 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .._layers import LAYER_KINDS, LayerBatch
-from . import CostBackend
+from ..networks import LAYER_KINDS, LayerBatch
+from ._base import CostBackend
+from ._registry import register_backend
 from ._result import CostResult
 from ._schedule import Schedule, schedule
 from .edge import A_MAC_UM2, A_SRAM_BIT_UM2, E_DRAM_PJ_PER_BYTE, E_MAC_PJ, sram_pj_per_byte
@@ -76,13 +77,13 @@ __all__ = ["CLOCK_HZ", "MAX_BW_GBPS", "MAX_PES", "TEMPLATES", "WORKLOADS", "Hete
            "subaccelerators", "template_layer_cost", "workload_tasks"]
 
 # ---------------------------------------------------------------------------------------------
-# Constants. [N] NASAIC (seed 002) section V-A; [NV] NVDLA hardware architecture documentation,
+# Constants. [N] NASAIC (Yang et al., DAC 2020) section V-A; [NV] NVDLA hardware architecture documentation,
 # nv_full configuration (atomic-C 64, 512 KB convolution buffer for 2048 int8 MACs);
 # [E] Y.-H. Chen et al., Eyeriss, ISCA 2016 (per-PE scratchpads 12 + 224 + 24 16-bit words,
 # a NoC transfer ~2x an ALU operation in its normalised energy table).
 MAX_PES = 4096                  # [N]
 MAX_BW_GBPS = 64.0              # [N] 64 GB/s NoC bandwidth in total
-CLOCK_HZ = 1.0e9                # assumption: 1 GHz (the seed gives no clock)
+CLOCK_HZ = 1.0e9                # assumption: 1 GHz (NASAIC gives no clock)
 DLA_ATOMIC_C = 64               # [NV]
 #: Dataflow templates, in the order of their integer ids.
 TEMPLATES: tuple[str, ...] = ("shi", "dla", "rs")
@@ -318,14 +319,14 @@ def workload_tasks(network: str | None) -> tuple[tuple[str, str], ...]:
     Raises:
         ValueError: ``network`` is neither.
     """
-    from ..networks import FAMILIES
+    from ..networks import list_families
 
     if network in WORKLOADS:
         return tuple((fam, f"t{j}_") for j, fam in enumerate(WORKLOADS[network]))
-    if network in FAMILIES:
+    if network in list_families():
         return ((network, ""),)
     raise ValueError(f"the hetero backend needs a space network that is a workload "
-                     f"{sorted(WORKLOADS)} or a network family {list(FAMILIES)}, got {network!r}")
+                     f"{sorted(WORKLOADS)} or a network family {list_families()}, got {network!r}")
 
 
 def subaccelerators(names: Sequence[str]) -> int:
@@ -375,8 +376,7 @@ class HeteroBackend(CostBackend):
     metrics = ("latency_ms", "energy_mj", "area_mm2", "t0_latency_ms", "t1_latency_ms")
 
     def evaluate(self, space: Any, designs: Sequence[Mapping[str, Any]]) -> CostResult:
-        from .._layers import stack_matrices
-        from ..networks import network_matrix
+        from ..networks import network_matrix, stack_matrices
 
         tasks = workload_tasks(space.network)
         n_acc = subaccelerators(space.names)
@@ -392,3 +392,6 @@ class HeteroBackend(CostBackend):
         if "t1_latency_ms" not in res.extra:
             res.extra["t1_latency_ms"] = np.zeros(len(designs))
         return res
+
+
+register_backend("hetero", HeteroBackend)

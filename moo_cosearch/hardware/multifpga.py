@@ -1,5 +1,5 @@
 """FNAS-style multi-FPGA pipeline model (Jiang et al., "Hardware/Software Co-Exploration of Neural
-Architectures", TCAD 2020, and FNAS, DAC 2019; seed 001 is the talk: "Partition and Assignment
+Architectures", TCAD 2020, and FNAS, DAC 2019; the co-exploration talk: "Partition and Assignment
 (HW)", "Pipeline Eff.", XC7Z015 FPGAs, CIFAR-10).
 
 A network's layers are split into ``k`` contiguous partitions, one per FPGA, which form a
@@ -59,8 +59,9 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
-from .._layers import LAYER_KINDS, LayerBatch
-from . import CostBackend
+from ..networks import LAYER_KINDS, LayerBatch
+from ._base import CostBackend
+from ._registry import register_backend
 from ._result import CostResult
 
 if TYPE_CHECKING:
@@ -295,8 +296,7 @@ class MultiFpgaBackend(CostBackend):
 
     def evaluate(self, space: "JointSpace", designs: Sequence[Mapping[str, Any]], *,
                  per_fpga: bool = False) -> CostResult:
-        from .._layers import stack_matrices
-        from ..networks import network_matrix
+        from ..networks import network_matrix, stack_matrices
 
         if space.network is None:
             raise ValueError(f"space {space.name!r} declares no network family; the "
@@ -323,3 +323,6 @@ class MultiFpgaBackend(CostBackend):
             device=[d["fpga_device"] for d in designs],
             port_words=[d["port_words"] for d in designs],
             link_gbps=[d["link_gbps"] for d in designs], per_fpga=per_fpga)
+
+
+register_backend("fnas-multifpga", MultiFpgaBackend)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -29,59 +28,25 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
-from ..networks import NB201_OPS
-from . import CostBackend, _result, require_params
+from ..networks import nb201
+from ._base import CostBackend, require_params
+from ._registry import register_backend
+from ._result import CostResult
 
 if TYPE_CHECKING:
     from ..space import JointSpace
 
 __all__ = ["DEVICES", "ENERGY_DEVICES", "DeviceTable", "TableBackend", "TableEnergyBackend",
-           "arch_codes", "arch_ops", "device_table"]
+           "device_table"]
 
 #: Device/runtime pairs of the measured table.
 DEVICES: tuple[str, ...] = ("pi5-litert", "pi5-onnx", "pi5-torchmobile", "pixel-litert")
 #: The pairs with measured energy.
 ENERGY_DEVICES: tuple[str, ...] = ("pi5-litert", "pi5-onnx", "pi5-torchmobile")
 _DATA_FILE = "nb201_device_latency_cifar100.csv.gz"
-_N_CELLS = 5 ** 6
-_OP_CODE = {op: i for i, op in enumerate(NB201_OPS)}
-_EDGE_PARAMS = tuple(f"edge{i}" for i in range(6))
-_ARCH_RE = re.compile(r"^\|(\w+)~0\|\+\|(\w+)~0\|(\w+)~1\|\+\|(\w+)~0\|(\w+)~1\|(\w+)~2\|$")
-
-
-def arch_ops(arch_str: str) -> tuple[str, ...]:
-    """The six edge ops of a cell string ``|e0~0|+|e1~0|e2~1|+|e3~0|e4~1|e5~2|``."""
-    m = _ARCH_RE.match(arch_str) if isinstance(arch_str, str) else None
-    if m is None:
-        raise ValueError(f"a NAS-Bench-201 cell string must look like "
-                         f"'|op~0|+|op~0|op~1|+|op~0|op~1|op~2|', got {arch_str!r}")
-    return m.groups()
-
-
-def arch_codes(edges: np.ndarray | Sequence[Sequence[str]]) -> np.ndarray:
-    """Base-5 codes ``sum_e op_e * 5**e`` (op index in :data:`NB201_OPS`) of cells given as an
-    (n, 6) array of op names or op indices."""
-    arr = np.asarray(edges)
-    if arr.ndim != 2 or arr.shape[1] != 6:
-        raise ValueError(f"cells must be an (n, 6) array of edge ops, got shape {arr.shape}")
-    if arr.dtype.kind in "iu":
-        ops = arr.astype(np.int64)
-        if ops.size and (ops.min() < 0 or ops.max() >= len(NB201_OPS)):
-            raise ValueError(f"op indices must lie in [0, {len(NB201_OPS)}), got "
-                             f"{int(ops.min())}..{int(ops.max())}")
-    else:
-        try:
-            ops = np.vectorize(_OP_CODE.__getitem__, otypes=[np.int64])(arr) if arr.size \
-                else np.zeros(arr.shape, np.int64)
-        except KeyError as e:
-            raise ValueError(f"NAS-Bench-201 ops must be one of {list(NB201_OPS)}, "
-                             f"got {e.args[0]!r}") from None
-    return ops @ (5 ** np.arange(6, dtype=np.int64))
-
-
 @dataclass(frozen=True)
 class DeviceTable:
-    """The measured table as arrays over base-5 cell codes (see :func:`arch_codes`).
+    """The measured table as arrays over base-5 cell codes (see :func:`moo_cosearch.networks.nb201.arch_codes`).
 
     Attributes:
         devices: the device/runtime names, rows of the arrays.
@@ -125,15 +90,10 @@ def _float(text: str) -> float:
 @lru_cache(maxsize=1)
 def device_table() -> DeviceTable:
     """The packaged measured table (read once)."""
-    from ..accuracy import _nb201_rows
-
-    index = np.full(_N_CELLS, -1, dtype=np.int64)
-    arch = list(_nb201_rows().items())
-    codes = arch_codes([arch_ops(a) for a, _ in arch])
-    index[codes] = [int(r["index"]) for _, r in arch]
-    code_of_index = np.full(_N_CELLS, -1, dtype=np.int64)
-    code_of_index[index] = np.arange(_N_CELLS)
-    shape = (len(DEVICES), _N_CELLS)
+    index = nb201.benchmark_index()
+    code_of_index = np.full(nb201.N_CELLS, -1, dtype=np.int64)
+    code_of_index[index] = np.arange(nb201.N_CELLS)
+    shape = (len(DEVICES), nb201.N_CELLS)
     lat, var, energy = np.full(shape, np.nan), np.full(shape, np.nan), np.full(shape, np.nan)
     path = resources.files("moo_cosearch.data") / _DATA_FILE
     with path.open("rb") as raw, gzip.open(raw, "rt", newline="") as fh:
@@ -142,7 +102,7 @@ def device_table() -> DeviceTable:
             c = code_of_index[int(r["index"])]
             lat[d, c], var[d, c] = _float(r["lat_ms_median"]), _float(r["lat_ms_var"])
             energy[d, c] = _float(r["energy_mj"])
-    for a in (index, lat, var, energy):
+    for a in (lat, var, energy):
         a.setflags(write=False)
     return DeviceTable(DEVICES, index, lat, var, energy)
 
@@ -182,25 +142,24 @@ class TableBackend(CostBackend):
             raise ValueError(f"device must be one of {list(self.table.devices)}, got {bad[0]!r}")
         return devices
 
-    def evaluate(self, space: "JointSpace", designs: Sequence[Mapping[str, Any]]
-                 ) -> _result.CostResult:
+    def evaluate(self, space: "JointSpace", designs: Sequence[Mapping[str, Any]]) -> CostResult:
         """Look up a batch of designs of an ``nb201`` space (``edge0``..``edge5``)."""
         if space.network != "nb201":
             raise ValueError(f"the {self.name} backend answers for network 'nb201' only, got "
                              f"{space.network!r} (space {space.name!r})")
-        require_params(self.name, space, _EDGE_PARAMS)
+        require_params(self.name, space, nb201.EDGE_PARAMS)
         designs = [space.validate(d) for d in designs]
         devices = self._devices(space, designs)
-        codes = arch_codes([[d[p] for p in _EDGE_PARAMS] for d in designs]) if designs \
+        codes = nb201.arch_codes([nb201.design_ops(d) for d in designs]) if designs \
             else np.zeros(0, np.int64)
         got = self.table.lookup(devices, codes)
         lat = got["latency_ms"]
         feasible = np.isfinite(lat)
         reason = tuple("" if ok else f"no measurement of this cell on {dev} in the table"
                        for ok, dev in zip(feasible, devices))
-        return _result.CostResult(latency_ms=lat, energy_mj=got["energy_mj"],
-                                  area_mm2=np.full(len(designs), np.nan), feasible=feasible,
-                                  reason=reason, extra={"latency_var_ms2": got["latency_var_ms2"]})
+        return CostResult(latency_ms=lat, energy_mj=got["energy_mj"],
+                          area_mm2=np.full(len(designs), np.nan), feasible=feasible,
+                          reason=reason, extra={"latency_var_ms2": got["latency_var_ms2"]})
 
 
 class TableEnergyBackend(TableBackend):
@@ -217,3 +176,7 @@ class TableEnergyBackend(TableBackend):
             raise ValueError(f"the table-energy backend needs a device with measured energy, "
                              f"one of {list(ENERGY_DEVICES)}, got {bad[0]!r}")
         return devices
+
+
+register_backend("table", TableBackend)
+register_backend("table-energy", TableEnergyBackend)

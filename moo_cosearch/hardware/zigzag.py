@@ -37,11 +37,12 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
-from .._layers import Layer
-from . import CostBackend
+from ..networks import Layer
+from ._base import CostBackend
+from ._registry import register_backend
 from ._result import CostResult
 from .edge import (CLOCK_HZ, E_DRAM_PJ_PER_BYTE, E_MAC_PJ, EDGE_PARAMS, KB, MACS_PER_SIMD, MB,
-                   edge_area_mm2, sram_pj_per_byte)
+                   edge_area_mm2, edge_inputs, sram_pj_per_byte)
 
 if TYPE_CHECKING:
     from ..space import JointSpace
@@ -249,8 +250,6 @@ class ZigZagBackend(CostBackend):
         if not zigzag_available():
             raise ImportError("the zigzag backend needs zigzag-dse: "
                               "pip install 'moo-cosearch[zigzag]'")
-        from . import edge_inputs
-
         designs, _, hw_all = edge_inputs(self.name, space, designs, layers=False)
         n = len(designs)
         lat, en = np.full(n, np.nan), np.full(n, np.nan)
@@ -269,3 +268,6 @@ class ZigZagBackend(CostBackend):
         area = edge_area_mm2(hw_all) if n else np.zeros(0)
         return CostResult(latency_ms=lat, energy_mj=en, area_mm2=np.asarray(area, float),
                           feasible=feas, reason=tuple(reasons))
+
+
+register_backend("zigzag", ZigZagBackend)

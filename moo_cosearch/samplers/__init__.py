@@ -3,27 +3,47 @@
 >>> from moo_cosearch.samplers import create_sampler, list_samplers
 >>> sampler = create_sampler("nsga2", seed=0, population_size=20)
 
-Later strategies (qEHVI, RL, ...) call :func:`register_sampler` from their own private module.
+A sampler declares which options it takes from the study (:func:`sampler_study_options`):
+
+- ``"reference_point"``: hypervolume reference point, a list of floats in the objectives' own
+  units and directions;
+- ``"ordered"``: parameter name → bool, whether a categorical's choices are ordered.
+
+Later strategies (RL, ...) call :func:`register_sampler` from their own private module. Nothing
+here imports the rest of ``moo_cosearch``: the study passes these options in.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["QEHVISampler", "create_sampler", "list_samplers", "register_sampler"]
+__all__ = ["QEHVISampler", "STUDY_OPTIONS", "create_sampler", "list_samplers",
+           "register_sampler", "sampler_study_options"]
+
+#: The options a sampler may take from the study (see the module docstring).
+STUDY_OPTIONS = frozenset({"reference_point", "ordered"})
 
 
 def __getattr__(name: str) -> Any:
     if name == "QEHVISampler":  # lazy: keeps `import moo_cosearch` light
-        from ._botorch import QEHVISampler
+        from ._qehvi_sampler import QEHVISampler
 
         return QEHVISampler
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
+
 SamplerFactory = Callable[..., "optuna.samplers.BaseSampler"]
+
+
+@dataclass(frozen=True)
+class _Entry:
+    factory: SamplerFactory
+    description: str
+    study_options: frozenset[str]
 
 
 def _optuna_sampler(class_name: str, **defaults: Any) -> SamplerFactory:
@@ -38,7 +58,7 @@ def _optuna_sampler(class_name: str, **defaults: Any) -> SamplerFactory:
 
 
 def _qehvi(seed: int | None = None, **options: Any) -> "optuna.samplers.BaseSampler":
-    from ._botorch import QEHVISampler
+    from ._qehvi_sampler import QEHVISampler
 
     return QEHVISampler(seed=seed, **options)
 
@@ -47,29 +67,49 @@ def _qnehvi(seed: int | None = None, **options: Any) -> "optuna.samplers.BaseSam
     return _qehvi(seed=seed, noisy=True, **options)
 
 
-_REGISTRY: dict[str, tuple[SamplerFactory, str]] = {
-    "random": (_optuna_sampler("RandomSampler"), "uniform random search (optuna RandomSampler)"),
-    "tpe": (_optuna_sampler("TPESampler", multivariate=True),
-            "multivariate TPE (optuna TPESampler, multivariate=True)"),
-    "nsga2": (_optuna_sampler("NSGAIISampler"),
-              "NSGA-II, constrained domination (optuna NSGAIISampler)"),
-    "nsga3": (_optuna_sampler("NSGAIIISampler"),
-              "NSGA-III, reference directions (optuna NSGAIIISampler)"),
-    "gp": (_optuna_sampler("GPSampler"),
-           "Gaussian-process BO, logEHVI for several objectives (optuna GPSampler)"),
-    "qehvi": (_qehvi, "BoTorch qLogEHVI: batched GP, pooled two-stage acquisition (ours)"),
-    "qnehvi": (_qnehvi, "BoTorch qLogNEHVI (noisy observations), otherwise as qehvi (ours)"),
-}
+_REGISTRY: dict[str, _Entry] = {}
 
 
-def register_sampler(name: str, factory: SamplerFactory, description: str = "") -> None:
-    """Register ``factory(seed=..., **options) -> BaseSampler`` under ``name``."""
-    _REGISTRY[name] = (factory, description)
+def register_sampler(name: str, factory: SamplerFactory, description: str = "",
+                     study_options: tuple[str, ...] = ()) -> None:
+    """Register ``factory(seed=..., **options) -> BaseSampler`` under ``name``.
+
+    Args:
+        name: the sampler's name for :func:`create_sampler`.
+        factory: called with ``seed`` and the options.
+        description: one line for :func:`list_samplers`.
+        study_options: the constructor options the study should fill in (from
+            :data:`STUDY_OPTIONS`).
+
+    Raises:
+        ValueError: a study option that is not one of :data:`STUDY_OPTIONS`.
+    """
+    unknown = sorted(set(study_options) - STUDY_OPTIONS)
+    if unknown:
+        raise ValueError(f"study options must be among {sorted(STUDY_OPTIONS)}, "
+                         f"got {unknown}")
+    _REGISTRY[name] = _Entry(factory, description, frozenset(study_options))
+
+
+def _entry(name: str) -> _Entry:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"sampler must be one of {sorted(_REGISTRY)}, got {name!r}") from None
 
 
 def list_samplers() -> dict[str, str]:
     """Known sampler names with a one-line description each."""
-    return {name: desc for name, (_, desc) in sorted(_REGISTRY.items())}
+    return {name: entry.description for name, entry in sorted(_REGISTRY.items())}
+
+
+def sampler_study_options(name: str) -> frozenset[str]:
+    """The options (of :data:`STUDY_OPTIONS`) that sampler ``name`` takes from the study.
+
+    Raises:
+        ValueError: unknown name (the message lists the known ones).
+    """
+    return _entry(name).study_options
 
 
 def create_sampler(name: str, *, seed: int | None = None,
@@ -84,11 +124,25 @@ def create_sampler(name: str, *, seed: int | None = None,
     Raises:
         ValueError: unknown name (the message lists the known ones) or a bad option.
     """
-    try:
-        factory, _ = _REGISTRY[name]
-    except KeyError:
-        raise ValueError(f"sampler must be one of {sorted(_REGISTRY)}, got {name!r}") from None
+    factory = _entry(name).factory
     try:
         return factory(seed=seed, **options)
     except TypeError as e:
         raise ValueError(f"bad option for sampler {name!r}: {e}") from None
+
+
+_BOTH = ("reference_point", "ordered")
+register_sampler("random", _optuna_sampler("RandomSampler"),
+                 "uniform random search (optuna RandomSampler)")
+register_sampler("tpe", _optuna_sampler("TPESampler", multivariate=True),
+                 "multivariate TPE (optuna TPESampler, multivariate=True)")
+register_sampler("nsga2", _optuna_sampler("NSGAIISampler"),
+                 "NSGA-II, constrained domination (optuna NSGAIISampler)")
+register_sampler("nsga3", _optuna_sampler("NSGAIIISampler"),
+                 "NSGA-III, reference directions (optuna NSGAIIISampler)")
+register_sampler("gp", _optuna_sampler("GPSampler"),
+                 "Gaussian-process BO, logEHVI for several objectives (optuna GPSampler)")
+register_sampler("qehvi", _qehvi,
+                 "BoTorch qLogEHVI: batched GP, pooled two-stage acquisition (ours)", _BOTH)
+register_sampler("qnehvi", _qnehvi,
+                 "BoTorch qLogNEHVI (noisy observations), otherwise as qehvi (ours)", _BOTH)

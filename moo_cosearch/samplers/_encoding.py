@@ -7,8 +7,8 @@ Every parameter becomes a block of columns in [0, 1]:
 - ordered categorical (numeric grids such as PEs {1, 2, 4, 6, 8}): one column, index / (k - 1);
 - unordered categorical (op names): one-hot, k columns.
 
-Whether a categorical is ordered comes from a :class:`~moo_cosearch.space.JointSpace` when one
-is known, otherwise it is inferred (all choices numbers → ordered). Candidate pools (uniform
+Whether a categorical is ordered comes from the caller's ``ordered`` flags (the study passes a
+joint space's), otherwise it is inferred (all choices numbers → ordered). Candidate pools (uniform
 samples, mutations and crossovers of given designs) are generated directly in this encoding,
 vectorised per parameter.
 """

@@ -5,19 +5,26 @@ lengthscale prior, LogNormal(-4, 1) noise prior, constant mean, one independent 
 in a batch) is fitted here with plain torch tensors — a batched Cholesky and one scipy L-BFGS-B
 run — instead of gpytorch's module machinery, which costs tens of milliseconds per likelihood
 evaluation on small data. The objective is the same (log marginal likelihood + log priors), so
-the fitted values are loaded straight into the BoTorch model used for acquisition.
+the fitted values are loaded straight into the BoTorch model used for acquisition
+(:func:`make_model` then :func:`apply_hypers`).
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from scipy.optimize import minimize
 
-__all__ = ["GPHypers", "apply_hypers", "fit_gp_hypers", "marginal_posterior", "train_targets"]
+if TYPE_CHECKING:
+    from botorch.models import SingleTaskGP
+
+__all__ = ["GPHypers", "apply_hypers", "fit_gp_hypers", "make_model", "marginal_posterior",
+           "train_targets"]
 
 _LS_MIN = 2.5e-2   # BoTorch's lengthscale lower bound
 _NOISE_MIN = 1e-4  # BoTorch's noise lower bound
@@ -92,7 +99,19 @@ def fit_gp_hypers(X: torch.Tensor, Y: torch.Tensor, init: GPHypers | None = None
                     theta[k * d + k:].copy())
 
 
-def apply_hypers(model, hypers: GPHypers) -> None:
+def make_model(X: torch.Tensor, Y: torch.Tensor) -> "SingleTaskGP":
+    """BoTorch's default ``SingleTaskGP`` on (n, d) inputs and (n, k) raw outcomes, with a
+    ``Standardize`` outcome transform; its hyperparameters are still the defaults."""
+    from botorch.exceptions import InputDataWarning
+    from botorch.models import SingleTaskGP
+    from botorch.models.transforms import Standardize
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", InputDataWarning)
+        return SingleTaskGP(X, Y, outcome_transform=Standardize(m=Y.shape[-1]))
+
+
+def apply_hypers(model: "SingleTaskGP", hypers: GPHypers) -> None:
     """Load fitted values into a BoTorch ``SingleTaskGP`` with k batched outcomes."""
     kw = {"dtype": model.train_inputs[0].dtype, "device": model.train_inputs[0].device}
     ls, noise, const = (torch.tensor(v, **kw) for v in
@@ -107,7 +126,7 @@ def apply_hypers(model, hypers: GPHypers) -> None:
         model.mean_module.constant = const
 
 
-def train_targets(model) -> torch.Tensor:
+def train_targets(model: "SingleTaskGP") -> torch.Tensor:
     """The model's (outcome-transformed) training targets as an (n, k) tensor."""
     y = model.train_targets
     return y.unsqueeze(-1) if y.dim() == 1 else y.T

@@ -2,8 +2,13 @@
 
 Workflow: :func:`sample_designs` (designs -> simulator -> ``.npz`` columns), :func:`fit_surrogate`
 (train + test report), :meth:`Surrogate.save` / :func:`load_surrogate` (safe files), then use
-``"surrogate:PATH"`` wherever a cost backend name goes, and :func:`verify_pareto` after a study.
+``"surrogate:PATH"`` wherever a cost backend name goes, and
+:func:`moo_cosearch.analysis.verify_pareto` after a study.
 """
+
+import importlib
+import warnings
+from typing import Any
 
 from ._device import DevicePredictor, fit_device_predictor, load_device_predictor
 from ._features import FeatureSchema
@@ -11,9 +16,17 @@ from ._model import FitConfig
 from ._sampling import draw_indices, load_samples, sample_designs
 from ._surrogate import (Surrogate, SurrogateError, fit_surrogate, load_surrogate,
                          regression_metrics)
-from ._use import SurrogateBackend, verify_pareto
+from ._backend import SurrogateBackend
 
 __all__ = ["FeatureSchema", "FitConfig", "Surrogate", "SurrogateBackend", "SurrogateError",
            "draw_indices", "fit_surrogate", "load_samples", "load_surrogate",
-           "regression_metrics", "sample_designs", "verify_pareto"]
+           "regression_metrics", "sample_designs"]
 __all__ += ["DevicePredictor", "fit_device_predictor", "load_device_predictor"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "verify_pareto":  # moved to the analysis floor; imported lazily (no static edge up)
+        warnings.warn("moo_cosearch.surrogate.verify_pareto moved to "
+                      "moo_cosearch.analysis.verify_pareto", DeprecationWarning, stacklevel=2)
+        return importlib.import_module("moo_cosearch.analysis").verify_pareto
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -5,15 +5,14 @@ with :mod:`moo_cosearch.hardware.table`), predict the latency of the other ~14,6
 the surrogate's MLP (:func:`~._model.build_mlp` / :func:`~._model.train_members`) on
 structure-aware cell features:
 
-* **dead-edge canonicalisation**: an edge is *live* when its op is not ``none``, its source node
-  is reachable from the cell input through non-``none`` edges and its target node reaches the
-  cell output. A dead op computes nothing that reaches the output (or computes on an all-zero
-  input); runtimes that fold constants and prune unused subgraphs drop it;
+* **dead-edge canonicalisation** (:func:`moo_cosearch.networks.nb201.live_edges`): a dead op
+  computes nothing that reaches the output (or computes on an all-zero input); runtimes that
+  fold constants and prune unused subgraphs drop it;
 * one-hot ops of the raw and of the canonical cell, counts of each op type (raw and live),
   additions (``add`` layers: live inputs per node minus one), whether any live path joins input
   and output, the longest live path in compute ops (conv/pool) and in 3x3 convs;
 * MACs and parameters of the whole CIFAR-100 network with the raw and with the canonical cell
-  (:func:`moo_cosearch.networks.nb201`), log-scaled.
+  (:func:`moo_cosearch.networks.nb201.nb201`), log-scaled.
 
 ``features="onehot"`` keeps only the raw one-hot block (the ablation baseline). The target is
 ``log(latency_ms)``, standardised.
@@ -27,107 +26,24 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from ..hardware.table import DEVICES, DeviceTable, arch_codes, arch_ops, device_table
-from ..networks import NB201_OPS
+from ..hardware.table import DEVICES, DeviceTable, device_table
+from ..networks.nb201 import (EDGES, OPS, arch_codes, cell_ops, live_edges,
+                              representative_ops)
 from ._model import FitConfig, build_mlp, predict_members, train_members
 
-__all__ = ["DEVICE_FEATURES", "DevicePredictor", "canonical_ops", "cell_features",
-           "cell_ops", "fit_device_predictor", "live_edges", "load_device_predictor",
-           "representative_ops", "unique_str"]
+__all__ = ["DEVICE_FEATURES", "DevicePredictor", "cell_features", "fit_device_predictor",
+           "load_device_predictor"]
 
 #: Feature sets of :func:`cell_features`.
 DEVICE_FEATURES = ("onehot", "live", "structure")
 _FORMAT = "moo-cosearch-device-predictor/1"
-_EDGES = ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))
-_NONE, _SKIP, _C1, _C3, _POOL = range(5)
-assert NB201_OPS[_NONE] == "none" and NB201_OPS[_C3] == "nor_conv_3x3"
-
-
-def cell_ops(cells: Any) -> np.ndarray:
-    """(n, 6) op indices (into :data:`NB201_OPS`) of cells given as arch strings, design dicts
-    with ``edge0``..``edge5``, sequences of 6 op names, or an (n, 6) op-index array."""
-    if isinstance(cells, np.ndarray) and cells.dtype.kind in "iu":
-        arch_codes(cells)                                   # checks shape and range
-        return cells.astype(np.int64)
-    rows = []
-    for c in cells:
-        if isinstance(c, str):
-            rows.append(arch_ops(c))
-        elif isinstance(c, Mapping):
-            try:
-                rows.append([c[f"edge{i}"] for i in range(6)])
-            except KeyError as e:
-                raise ValueError(f"a cell given as a dict needs edge0..edge5, missing "
-                                 f"{e.args[0]!r}") from None
-        else:
-            rows.append(list(c))
-    if not rows:
-        return np.zeros((0, 6), np.int64)
-    codes = arch_codes(np.asarray(rows, dtype=object))
-    return (codes[:, None] // 5 ** np.arange(6)) % 5
-
-
-def live_edges(ops: np.ndarray) -> np.ndarray:
-    """(n, 6) bool: which edges of cells ``ops`` (op indices) are live (see module doc)."""
-    ops = np.asarray(ops)
-    on = ops != _NONE
-    fwd = [np.ones(len(ops), bool), on[:, 0], None, None]      # node reachable from input
-    fwd[2] = on[:, 1] | (fwd[1] & on[:, 2])
-    back = [None, None, on[:, 5], np.ones(len(ops), bool)]     # node reaches the output
-    back[1] = on[:, 4] | (on[:, 2] & back[2])
-    return np.stack([on[:, e] & fwd[s] & back[d] for e, (s, d) in enumerate(_EDGES)], 1)
-
-
-def canonical_ops(ops: np.ndarray) -> np.ndarray:
-    """Cells with every dead edge replaced by ``none``."""
-    ops = np.asarray(ops)
-    return np.where(live_edges(ops), ops, _NONE)
-
-
-def unique_str(ops: Sequence[int]) -> str:
-    """NAS-Bench-201's isomorphism key of one cell (``CellStructure.to_unique_str(
-    consider_zero=True)``): ``skip_connect`` passes its input's key, ``none`` or an op on a
-    zero input gives zero (``#``), a node sums the sorted keys of its inputs."""
-    nodes = {0: "0"}
-    for node in (1, 2, 3):
-        terms = []
-        for e, (src, dst) in enumerate(_EDGES):
-            if dst != node:
-                continue
-            if ops[e] == _NONE or nodes[src] == "#":
-                terms.append("#")
-            elif ops[e] == _SKIP:
-                terms.append(nodes[src])
-            else:
-                terms.append(f"({nodes[src]})@{NB201_OPS[ops[e]]}")
-        nodes[node] = "+".join(sorted(terms))
-    return nodes[3]
-
-
-@lru_cache(maxsize=1)
-def _representatives() -> np.ndarray:
-    """(5**6,) code of the lowest-NB201-index cell with the same :func:`unique_str`."""
-    index = device_table().nb201_index
-    first: dict[str, int] = {}
-    keys = [unique_str([(code // 5 ** e) % 5 for e in range(6)]) for code in range(5 ** 6)]
-    for code in np.argsort(index):
-        first.setdefault(keys[code], int(code))
-    rep = np.array([first[k] for k in keys], dtype=np.int64)
-    rep.setflags(write=False)
-    return rep
-
-
-def representative_ops(ops: np.ndarray) -> np.ndarray:
-    """Each cell replaced by its isomorphism class's representative (the lowest NB201 index
-    with the same :func:`unique_str`); the measured table holds one value per class."""
-    rep = _representatives()[arch_codes(np.asarray(ops, dtype=np.int64))]
-    return (rep[:, None] // 5 ** np.arange(6)) % 5
+_NONE = OPS.index("none")
 
 
 def _longest(ops: np.ndarray, live: np.ndarray, weight: np.ndarray) -> np.ndarray:
     """Longest input->output path over live edges, edge weight ``weight[op]``; -1 if none."""
     dist = [np.zeros(len(ops))] + [np.full(len(ops), -np.inf) for _ in range(3)]
-    for e, (s, d) in enumerate(_EDGES):
+    for e, (s, d) in enumerate(EDGES):
         cand = np.where(live[:, e], dist[s] + weight[ops[:, e]], -np.inf)
         dist[d] = np.maximum(dist[d], cand)
     return np.where(np.isfinite(dist[3]), dist[3], -1.0)
@@ -136,11 +52,12 @@ def _longest(ops: np.ndarray, live: np.ndarray, weight: np.ndarray) -> np.ndarra
 @lru_cache(maxsize=1)
 def _network_costs() -> np.ndarray:
     """(5**6, 2) MACs and params of the CIFAR-100 NB201 network of every cell code."""
-    from ..networks import nb201, summarize
+    from ..networks import summarize
+    from ..networks.nb201 import nb201
 
     out = np.zeros((5 ** 6, 2))
     for code in range(5 ** 6):
-        edges = [NB201_OPS[(code // 5 ** e) % 5] for e in range(6)]
+        edges = [OPS[(code // 5 ** e) % 5] for e in range(6)]
         out[code] = summarize(nb201(edges, num_classes=100))
     out.setflags(write=False)
     return out
@@ -151,24 +68,24 @@ def cell_features(ops: np.ndarray, features: str = "structure") -> tuple[np.ndar
     if features not in DEVICE_FEATURES:
         raise ValueError(f"features must be one of {list(DEVICE_FEATURES)}, got {features!r}")
     ops = np.asarray(ops, dtype=np.int64)
-    eye = np.eye(len(NB201_OPS))
+    eye = np.eye(len(OPS))
     cols = [eye[ops].reshape(len(ops), -1)]
-    names = [f"edge{e}={op}" for e in range(6) for op in NB201_OPS]
+    names = [f"edge{e}={op}" for e in range(6) for op in OPS]
     if features != "onehot":
         if features == "structure":
             ops = representative_ops(ops)
         live = live_edges(ops)
         canon = np.where(live, ops, _NONE)
         cols.append(eye[canon].reshape(len(ops), -1))
-        names += [f"live_edge{e}={op}" for e in range(6) for op in NB201_OPS]
+        names += [f"live_edge{e}={op}" for e in range(6) for op in OPS]
         for label, cell in (("raw", ops), ("live", canon)):
             counts = np.stack([(cell == k).sum(1) for k in range(1, 5)], 1)
-            inputs = np.stack([(cell[:, [e for e, (_, d) in enumerate(_EDGES) if d == node]]
+            inputs = np.stack([(cell[:, [e for e, (_, d) in enumerate(EDGES) if d == node]]
                                 != _NONE).sum(1) for node in (1, 2, 3)], 1)
             costs = _network_costs()[arch_codes(cell)]
             cols += [counts, np.maximum(inputs - 1, 0).sum(1, keepdims=True),
                      np.log(costs)]
-            names += [f"{label}_n_{op}" for op in NB201_OPS[1:]]
+            names += [f"{label}_n_{op}" for op in OPS[1:]]
             names += [f"{label}_adds", f"{label}_log_macs", f"{label}_log_params"]
         compute = np.array([0, 0, 1, 1, 1], float)
         conv3 = np.array([0, 0, 0, 1, 0], float)

@@ -3,8 +3,8 @@
 A :class:`FeatureSchema` maps the grid indices of a space's searched parameters (the matrix
 :meth:`JointSpace.indices` returns) to float features, vectorised:
 
-* an ordered numeric parameter gives two columns: its grid position ``index / (k - 1)`` and
-  ``log2(value)`` when all its values are positive (cost models are mostly products and ratios
+* an ordered numeric parameter gives two columns: its grid position ``index / (k - 1)`` (the
+  space's own grid encoding, :attr:`~moo_cosearch.space.Param.encoding`) and ``log2(value)`` when all its values are positive (cost models are mostly products and ratios
   of sizes, which are sums in log space), else the value itself;
 * an unordered parameter gives a one-hot block.
 
@@ -47,16 +47,16 @@ class FeatureSchema:
         self.names: list[str] = []
         self._tables: list[np.ndarray] = []   # per param: (k, width) feature rows of its choices
         for p in self.params:
-            k = len(p.choices)
-            if p.ordered:
+            if p.ordered:   # the space's grid encoding plus the value (log2 when positive)
                 values = np.asarray(p.choices, dtype=np.float64)
-                pos = np.arange(k) / max(k - 1, 1)
                 if np.all(values > 0):
-                    table, cols = np.stack([pos, np.log2(values)], 1), [p.name, f"log2({p.name})"]
+                    table = np.concatenate([p.encoding, np.log2(values)[:, None]], 1)
+                    cols = [p.name, f"log2({p.name})"]
                 else:
-                    table, cols = np.stack([pos, values], 1), [p.name, f"value({p.name})"]
+                    table = np.concatenate([p.encoding, values[:, None]], 1)
+                    cols = [p.name, f"value({p.name})"]
             else:
-                table, cols = np.eye(k), [f"{p.name}={c}" for c in p.choices]
+                table, cols = p.encoding, [f"{p.name}={c}" for c in p.choices]
             self._tables.append(table)
             self.names.extend(cols)
         if self.derived is not None:

@@ -1,4 +1,4 @@
-"""The NAHAS MLP cost model (seed 004, section 3.6) and its training loop.
+"""The NAHAS MLP cost model (NAHAS, ICLR 2021 submission, section 3.6) and its training loop.
 
 A shared trunk (default 3 hidden layers of 256, ReLU, dropout 0.1) feeds one linear head per
 regression target (log-scaled, standardised) plus a feasibility head (logit). The loss is

@@ -1,4 +1,5 @@
-"""NASAIC backbones (seed 002, section V-A): searchable ResNet-9 and U-Net layer lists.
+"""NASAIC backbones (Yang et al., "Co-Exploration of Neural Architectures and
+Heterogeneous ASIC Accelerator Designs Targeting Multiple Tasks", DAC 2020, section V-A): searchable ResNet-9 and U-Net layer lists.
 
 ResNet-9 follows the DAWNBench network of D. Page / C. Li (NASAIC [15]): a stem conv ("block 0
 is a standard conv instead of residual", NASAIC Table II), then residual blocks, each a conv 3x3
@@ -13,7 +14,7 @@ filter number (FN) and the number of skip layers (SK):
   to 3 and the maximum number of filter channel to 512").
 
 U-Net (Ronneberger et al. 2015, NASAIC [22]) for Nuclei segmentation (the 2018 Data Science Bowl
-nuclei images, read here as 128x128x3 inputs and one-channel masks: our assumption, the seed does
+nuclei images, read here as 128x128x3 inputs and one-channel masks: our assumption, the paper does
 not give the input size): ``height`` down-sampling levels; level ``l`` (0..height, level
 ``height`` is the bottleneck) has ``f{l}_filters`` channels. Encoder level: two conv 3x3 then a
 2x2 max pool (none at the bottleneck); decoder level: a 2x2 stride-2 up-convolution, the skip
@@ -32,7 +33,8 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
-from ._layers import Layer
+from ._registry import Family, register_family
+from .layers import Layer
 
 __all__ = ["NASAIC_FAMILIES", "RESNET9_BLOCKS", "UNET_INPUT", "nasaic_key", "build_nasaic",
            "resnet9", "unet"]
@@ -190,3 +192,10 @@ def build_nasaic(key: tuple) -> list[Layer]:
     if family in RESNET9_BLOCKS:
         return resnet9(key[1], key[2], resolution=_RESNET9_INPUT[family])
     return unet(key[1], key[2])
+
+
+for _name, _desc in (("resnet9-cifar10", "NASAIC ResNet-9 on CIFAR-10: filters, skips per block"),
+                     ("resnet9-stl10", "NASAIC ResNet-9 on STL-10: filters, skips per block"),
+                     ("unet-nuclei", "NASAIC U-Net on nuclei: height, filters per level")):
+    register_family(Family(_name, key=lambda p, f=_name: nasaic_key(f, p), build=build_nasaic,
+                           description=_desc))

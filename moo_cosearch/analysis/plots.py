@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
+from ._pareto import is_feasible, pareto_trials
+
 if TYPE_CHECKING:
     import optuna
 
@@ -36,20 +38,18 @@ def plot_pareto_front(study: "optuna.Study", path: str | Path,
     against the trial number); saved to ``path``."""
     from optuna.trial import TrialState
 
-    from .study import _is_feasible, pareto_trials
-
     plt = _pyplot()
     names = list(metric_names or [f"objective {i}" for i in range(len(study.directions))])
     done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    feas = np.array([t.values for t in done if _is_feasible(t)]).reshape(-1, len(names))
-    infeas = np.array([t.values for t in done if not _is_feasible(t)]).reshape(-1, len(names))
+    feas = np.array([t.values for t in done if is_feasible(t)]).reshape(-1, len(names))
+    infeas = np.array([t.values for t in done if not is_feasible(t)]).reshape(-1, len(names))
     front_trials = pareto_trials(study)
     distinct = len({tuple(sorted(t.params.items())) for t in front_trials})
     front = np.array([t.values for t in front_trials]).reshape(-1, len(names))
     if len(names) == 1:  # a single objective: value against trial number
         names = names + ["trial"]
         number = np.array([[t.number] for t in done])
-        feasible = np.array([_is_feasible(t) for t in done], dtype=bool)
+        feasible = np.array([is_feasible(t) for t in done], dtype=bool)
         feas = np.hstack([feas, number[feasible].reshape(-1, 1)])
         infeas = np.hstack([infeas, number[~feasible].reshape(-1, 1)])
         front = np.hstack([front, [[t.number] for t in front_trials]]).reshape(-1, 2)

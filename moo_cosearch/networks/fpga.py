@@ -1,8 +1,9 @@
 """Network families of the FPGA co-search papers: EDD's MBConv backbone and FNAS's CIFAR-10
 child network.
 
-* ``edd-mbconv`` — EDD's search backbone (Li et al., DAC 2020, seed 003, section 6): "20 MBConv
-  blocks, each with a filter size within {3, 5, 7} and a channel expansion ratio within
+* ``edd-mbconv`` — EDD's search backbone (Li et al., "EDD: Efficient Differentiable DNN
+  Architecture and Implementation Co-search for Embedded AI Solutions", DAC 2020, section 6):
+  "20 MBConv blocks, each with a filter size within {3, 5, 7} and a channel expansion ratio within
   {4, 5, 6}" at ImageNet resolution. EDD does not publish the block widths or strides; we take
   the single-path ProxylessNAS backbone (Cai et al., ICLR 2019; EDD cites it as [1] and compares
   with it) trimmed to 20 searched blocks: stem conv 3x3 stride 2 (3->32), a fixed MBConv
@@ -11,8 +12,9 @@ child network.
   Searched blocks are numbered ``b0..b19``; the fixed layers are named ``stem``, ``fixed`` and
   ``head``.
 * ``fnas-cifar10`` — the FNAS / hardware-software co-exploration child network for CIFAR-10
-  (Jiang et al., DAC 2019 and TCAD 2020; seed 001 is the talk): a chain of convolution layers
-  whose filter count (FNAS: {24, 36, 48, 64}) and square kernel (FNAS: {1, 3, 5, 7}) are searched
+  (Jiang et al., "Accuracy vs. Efficiency: Achieving Both through
+  FPGA-Implementation Aware Neural Architecture Search", DAC 2019, and "Hardware/Software
+  Co-Exploration of Neural Architectures", TCAD 2020): a chain of convolution layers whose filter count (FNAS: {24, 36, 48, 64}) and square kernel (FNAS: {1, 3, 5, 7}) are searched
   per layer, stride 1 and 'same' padding on the 32x32 RGB input (BN and ReLU folded), followed
   by global average pooling and a 10-way fc. The number of layers is however many
   ``l{i}_filters`` / ``l{i}_kernel`` pairs the space declares.
@@ -22,7 +24,10 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
-from ._layers import Layer
+from ._common import (as_int, check_blocks, check_positive, fc, global_pool, head,
+                      inverted_residual, same)
+from ._registry import Family, register_family
+from .layers import Layer
 
 __all__ = ["EDD_BLOCKS", "EDD_DEFAULT_EXPANSION", "EDD_DEFAULT_KERNEL", "edd_mbconv",
            "edd_nas_key", "fnas_cifar10", "fnas_nas_key"]
@@ -53,32 +58,28 @@ def edd_mbconv(kernels: Sequence[int], expansions: Sequence[int], *, resolution:
         ValueError: wrong number of kernels/expansions, an even or non-positive kernel, a
             non-positive expansion or size argument.
     """
-    from .networks import _check_blocks, _check_positive, _head, _inverted_residual, _same
-
-    ks, es = _check_blocks("edd-mbconv", kernels, expansions, EDD_BLOCKS,
+    ks, es = check_blocks("edd-mbconv", kernels, expansions, EDD_BLOCKS,
                            first_expansion_one=False)
-    res = _check_positive(resolution, "resolution")
-    num_classes = _check_positive(num_classes, "num_classes")
-    size = _same(res, 2)
+    res = check_positive(resolution, "resolution")
+    num_classes = check_positive(num_classes, "num_classes")
+    size = same(res, 2)
     layers = [Layer("conv", 3, 32, res, res, size, size, kernel=3, stride=2, name="stem")]
-    size = _inverted_residual(layers, "fixed", 32, 16, size, 3, 1, 1, se=False)
+    size = inverted_residual(layers, "fixed", 32, 16, size, 3, 1, 1, se=False)
     cin, i = 16, 0
     for cout, repeats, first_stride in _EDD_STAGES:
         for r in range(repeats):
-            size = _inverted_residual(layers, f"b{i}", cin, cout, size, ks[i], es[i],
+            size = inverted_residual(layers, f"b{i}", cin, cout, size, ks[i], es[i],
                                       first_stride if r == 0 else 1, se=False)
             cin, i = cout, i + 1
-    return layers + _head(cin, size, num_classes)
+    return layers + head(cin, size, num_classes)
 
 
 def edd_nas_key(params: Mapping[str, object]) -> tuple:
     """``("edd-mbconv", kernels, expansions)`` from ``b{i}_kernel`` / ``b{i}_expansion``
     (defaults 3 and 6); other keys are ignored."""
-    from .networks import _as_int
-
     def get(name: str, default: int) -> int:
         v = params.get(name, default)
-        return v if type(v) is int else _as_int(v, name)   # fast path for plain ints
+        return v if type(v) is int else as_int(v, name)   # fast path for plain ints
 
     kernels = tuple(get(f"b{i}_kernel", EDD_DEFAULT_KERNEL) for i in range(EDD_BLOCKS))
     expansions = tuple(get(f"b{i}_expansion", EDD_DEFAULT_EXPANSION) for i in range(EDD_BLOCKS))
@@ -98,23 +99,21 @@ def fnas_cifar10(filters: Sequence[int], kernels: Sequence[int], *, resolution: 
     Raises:
         ValueError: no layers, mismatched lengths, non-positive filters, even kernels.
     """
-    from .networks import _as_int, _check_positive, _fc, _global_pool
-
     if len(filters) == 0 or len(filters) != len(kernels):
         raise ValueError(f"fnas-cifar10 needs one filter count and one kernel per layer (at "
                          f"least one layer), got {len(filters)} and {len(kernels)}")
-    size = _check_positive(resolution, "resolution")
-    num_classes = _check_positive(num_classes, "num_classes")
+    size = check_positive(resolution, "resolution")
+    num_classes = check_positive(num_classes, "num_classes")
     layers, cin = [], 3
     for i, (f, k) in enumerate(zip(filters, kernels)):
-        f = _check_positive(f, f"filters[{i}]")
-        k = _as_int(k, f"kernels[{i}]")
+        f = check_positive(f, f"filters[{i}]")
+        k = as_int(k, f"kernels[{i}]")
         if k < 1 or k % 2 == 0:
             raise ValueError(f"kernel sizes must be odd positive integers, got kernels[{i}]={k}")
         kind = "pwconv" if k == 1 else "conv"
         layers.append(Layer(kind, cin, f, size, size, size, size, kernel=k, name=f"l{i}"))
         cin = f
-    return layers + [_global_pool(cin, size, "head.pool"), _fc(cin, num_classes, "head.fc")]
+    return layers + [global_pool(cin, size, "head.pool"), fc(cin, num_classes, "head.fc")]
 
 
 def fnas_nas_key(params: Mapping[str, object]) -> tuple:
@@ -124,16 +123,22 @@ def fnas_nas_key(params: Mapping[str, object]) -> tuple:
     Raises:
         ValueError: no ``l0_filters``, or a layer with only one of its two parameters.
     """
-    from .networks import _as_int
-
     filters, kernels = [], []
     i = 0
     while f"l{i}_filters" in params or f"l{i}_kernel" in params:
         if f"l{i}_filters" not in params or f"l{i}_kernel" not in params:
             raise ValueError(f"fnas-cifar10 layer {i} needs both l{i}_filters and l{i}_kernel")
-        filters.append(_as_int(params[f"l{i}_filters"], f"l{i}_filters"))
-        kernels.append(_as_int(params[f"l{i}_kernel"], f"l{i}_kernel"))
+        filters.append(as_int(params[f"l{i}_filters"], f"l{i}_filters"))
+        kernels.append(as_int(params[f"l{i}_kernel"], f"l{i}_kernel"))
         i += 1
     if not filters:
         raise ValueError("fnas-cifar10 params need l0_filters and l0_kernel (one pair per layer)")
     return ("fnas-cifar10", tuple(filters), tuple(kernels))
+
+
+register_family(Family("edd-mbconv", key=edd_nas_key,
+                       build=lambda key: edd_mbconv(key[1], key[2]),
+                       description="EDD's 20-block MBConv backbone: kernel, expansion"))
+register_family(Family("fnas-cifar10", key=fnas_nas_key,
+                       build=lambda key: fnas_cifar10(key[1], key[2]),
+                       description="FNAS CIFAR-10 conv chain: filters, kernel per layer"))

@@ -6,9 +6,9 @@ import csv
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .objectives import COST_METRICS, ObjectiveSet
+from ..objectives import COST_METRICS, ObjectiveSet
+from ._pareto import hypervolume_history, is_feasible, pareto_trials, reference_point
 from .plots import plot_hypervolume_history, plot_pareto_front
-from .study import _is_feasible, hypervolume_history, pareto_trials, reference_point
 
 if TYPE_CHECKING:
     import optuna
@@ -51,7 +51,7 @@ def write_report(study: "optuna.Study", objectives: ObjectiveSet, out: str | Pat
     trials = study.get_trials(deepcopy=False)
     done = [t for t in trials if t.state == TrialState.COMPLETE]
     failed = sum(t.state == TrialState.FAIL for t in trials)
-    feasible = [t for t in done if _is_feasible(t)]
+    feasible = [t for t in done if is_feasible(t)]
     saved = sum(t.user_attrs.get("accuracy_evaluated") is False for t in done)
     print(f"{len(trials)} trials: {len(done)} complete ({len(feasible)} feasible), {failed} "
           f"failed; accuracy evaluations saved by early pruning: {saved}")

@@ -1,0 +1,21 @@
+"""Accuracy sources: a registry (like the cost backends) of ``design dict -> percent``
+functions, with a per-network cache.
+
+Built in: ``nb201`` (the NAS-Bench-201 table, :mod:`.table`) and ``callable`` (your function,
+:mod:`._user`). A new source is one new module that calls :func:`register_source`, plus its
+import line below; objective sets then name it as ``accuracy = {source = "...", ...}`` and
+:func:`check_spec` validates that when the set loads.
+"""
+
+from __future__ import annotations
+
+from ._cache import CachedAccuracy
+from ._registry import (AccuracyFn, AccuracySource, check_spec, list_sources, make_accuracy,
+                        register_source)
+
+# The built-in sources register themselves on import.
+from . import table, _user  # noqa: E402,F401  (isort: skip)
+from .table import NB201Table  # noqa: E402
+
+__all__ = ["AccuracyFn", "AccuracySource", "CachedAccuracy", "NB201Table", "check_spec",
+           "list_sources", "make_accuracy", "register_source"]

@@ -1,0 +1,86 @@
+"""Accuracy-source registry: objective sets name a source (``accuracy = {source = ..., ...}``)
+and its options; :func:`make_accuracy` builds it, :func:`check_spec` validates a spec when the
+objective set loads (before any trial runs)."""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+__all__ = ["AccuracyFn", "AccuracySource", "check_spec", "list_sources", "make_accuracy",
+           "register_source"]
+
+#: An accuracy source: a design dict → accuracy in percent.
+AccuracyFn = Callable[[Mapping[str, Any]], float]
+
+
+@dataclass(frozen=True)
+class AccuracySource:
+    """A registered source.
+
+    Attributes:
+        name: what objective sets write as ``source``.
+        factory: ``factory(**options) -> AccuracyFn``; construction must be cheap (heavy work,
+            such as loading a dataset, happens on the first call) because :func:`check_spec`
+            builds one to validate the options.
+        description: one line for listings.
+        check: optional ``check(**options)`` used by :func:`check_spec` instead of building the
+            source (for sources that can only be completed at run time).
+    """
+
+    name: str
+    factory: Callable[..., AccuracyFn]
+    description: str = ""
+    check: Callable[..., None] | None = None
+
+
+_SOURCES: dict[str, AccuracySource] = {}
+
+
+def register_source(name: str, factory: Callable[..., AccuracyFn], description: str = "",
+                    check: Callable[..., None] | None = None) -> None:
+    """Make ``accuracy = {source = name, **options}`` build ``factory(**options)``."""
+    _SOURCES[name] = AccuracySource(name, factory, description, check)
+
+
+def list_sources() -> dict[str, str]:
+    """Registered source names with a one-line description each."""
+    return {name: s.description for name, s in sorted(_SOURCES.items())}
+
+
+def _split(spec: Mapping[str, Any]) -> tuple[AccuracySource, dict[str, Any]]:
+    if not isinstance(spec, Mapping):
+        raise ValueError(f"an accuracy spec must be a table like {{source = \"nb201\"}}, "
+                         f"got {spec!r}")
+    name = spec.get("source")
+    if name not in _SOURCES:
+        raise ValueError(f"accuracy source must be one of {sorted(_SOURCES)}, got {name!r}")
+    source = _SOURCES[name]
+    options = {k: v for k, v in spec.items() if k != "source"}
+    try:
+        inspect.signature(source.factory).bind(**options)
+    except TypeError:
+        params = [p for p in inspect.signature(source.factory).parameters]
+        raise ValueError(f"accuracy source {name!r} takes options {params}, got "
+                         f"{sorted(options)}") from None
+    return source, options
+
+
+def check_spec(spec: Mapping[str, Any]) -> None:
+    """Validate an accuracy spec (known source, accepted options, valid values) without
+    evaluating anything; raises ValueError stating the rule and the value."""
+    source, options = _split(spec)
+    if source.check is not None:
+        source.check(**options)
+    else:
+        source.factory(**options)
+
+
+def make_accuracy(spec: Mapping[str, Any] | AccuracyFn) -> AccuracyFn:
+    """An accuracy source from an objective-set spec (``{source = "nb201", metric = ...}``)
+    or a user callable (returned as is)."""
+    if callable(spec):
+        return spec
+    source, options = _split(spec)
+    return source.factory(**options)

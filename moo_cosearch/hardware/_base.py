@@ -1,0 +1,40 @@
+"""The cost-backend base class and the input check every backend shares."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+from ._result import COST_FIELDS, CostResult
+
+if TYPE_CHECKING:
+    from ..space import JointSpace
+
+__all__ = ["CostBackend", "require_params"]
+
+
+class CostBackend:
+    """Base class: evaluate designs of a space; subclasses implement :meth:`evaluate`."""
+
+    name = "base"
+    #: Per-design metrics this backend gives (fields of :class:`CostResult` or ``extra`` keys);
+    #: objective sets may optimise or constrain any of them.
+    metrics: tuple[str, ...] = COST_FIELDS
+
+    def __call__(self, space: "JointSpace", designs: Sequence[Mapping[str, Any]]) -> CostResult:
+        return self.evaluate(space, designs)
+
+    def evaluate(self, space: "JointSpace", designs: Sequence[Mapping[str, Any]]) -> CostResult:
+        raise NotImplementedError
+
+    def reference(self, metric: str) -> float:
+        """The value of ``metric`` on the backend's baseline design (for ``max = "baseline"``)."""
+        raise ValueError(f"cost backend {self.name!r} has no baseline value for {metric!r}")
+
+
+def require_params(backend: str, space: "JointSpace", names: Sequence[str],
+                   what: str = "parameters") -> None:
+    """ValueError naming the ``names`` that ``space`` lacks and ``backend`` needs."""
+    missing = [p for p in names if p not in space.names]
+    if missing:
+        raise ValueError(f"the {backend} backend needs {what} {missing} that space "
+                         f"{space.name!r} does not have")

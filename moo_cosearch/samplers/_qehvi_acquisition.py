@@ -1,0 +1,98 @@
+"""The second stage of qEHVI scoring: BoTorch's Monte-Carlo acquisition functions.
+
+- several objectives: ``qLogExpectedHypervolumeImprovement`` over the box decomposition of the
+  feasible observed front, or ``qLogNoisyExpectedHypervolumeImprovement`` (``noisy``), which
+  integrates over the posterior of the observed designs ``X`` instead of taking their values
+  as exact;
+- one objective: ``qLogExpectedImprovement`` over the best feasible observation.
+
+Constraint outcomes (model outputs ``m`` on, feasible when <= 0) enter as BoTorch constraints;
+designs being evaluated elsewhere as ``X_pending``. The MC integration uses ``mc`` scrambled
+Sobol base samples seeded by the caller.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Sequence
+
+import numpy as np
+import torch
+
+if TYPE_CHECKING:
+    from botorch.acquisition import AcquisitionFunction
+    from botorch.models import SingleTaskGP
+    from botorch.utils.multi_objective.box_decompositions import FastNondominatedPartitioning
+
+__all__ = ["make_acquisition", "make_partitioning", "reference_point"]
+
+
+def reference_point(Yobj: np.ndarray, feasible: np.ndarray,
+                    user: np.ndarray | Sequence[float] | None = None,
+                    sign: np.ndarray | None = None) -> np.ndarray:
+    """The hypervolume reference point in maximisation form.
+
+    The user's point (in the objectives' own directions, turned into maximisation form by
+    ``sign``: +1 maximised, -1 minimised) if given; else the nadir of the feasible observations
+    (all if none is feasible) minus 10% of the range of all observations (so a single feasible
+    point still leaves room for improvement).
+    """
+    if user is not None:
+        return np.asarray(user, dtype=float) * sign
+    Y = Yobj[feasible] if feasible.any() else Yobj
+    span = Yobj.max(axis=0) - Yobj.min(axis=0)
+    span = np.where(span > 0, span, np.maximum(np.abs(Y.min(axis=0)), 1.0))
+    return Y.min(axis=0) - 0.1 * span
+
+
+def make_partitioning(ref: np.ndarray, Yobj: np.ndarray, feasible: np.ndarray,
+                      **tkw) -> "FastNondominatedPartitioning":
+    """BoTorch's box decomposition of the region dominated by the feasible observations."""
+    from botorch.utils.multi_objective.box_decompositions import FastNondominatedPartitioning
+
+    return FastNondominatedPartitioning(ref_point=torch.tensor(ref, **tkw),
+                                        Y=torch.tensor(Yobj[feasible], **tkw))
+
+
+def make_acquisition(model: "SingleTaskGP", X: torch.Tensor, Yobj: np.ndarray,
+                     feasible: np.ndarray, m: int,
+                     partitioning: "FastNondominatedPartitioning | None",
+                     pending: torch.Tensor | None, *, mc: int, seed: int,
+                     noisy: bool) -> "AcquisitionFunction":
+    """The MC acquisition function of the module docstring.
+
+    Args:
+        model: the fitted GP (``m`` objectives, then constraint outcomes).
+        X: (n_obs, dim) encoded observations (the baseline of qLogNEHVI).
+        Yobj: (n_obs, m) observed objectives in maximisation form.
+        feasible: (n_obs,) feasibility of the observations.
+        m: number of objectives.
+        partitioning: from :func:`make_partitioning` (None for one objective); its reference
+            point is the acquisition's.
+        pending: (n_pending, dim) encoded designs being evaluated, or None.
+        mc: number of quasi-MC samples.
+        seed: seed of the Sobol base samples.
+        noisy: qLogNEHVI instead of qLogEHVI (several objectives only).
+    """
+    from botorch.acquisition.logei import qLogExpectedImprovement
+    from botorch.acquisition.multi_objective.logei import (
+        qLogExpectedHypervolumeImprovement, qLogNoisyExpectedHypervolumeImprovement)
+    from botorch.acquisition.multi_objective.objective import IdentityMCMultiOutputObjective
+    from botorch.acquisition.objective import GenericMCObjective
+    from botorch.sampling import SobolQMCNormalSampler
+
+    constraints = [(lambda Z, i=i: Z[..., i]) for i in range(m, model.num_outputs)] or None
+    sampler = SobolQMCNormalSampler(sample_shape=torch.Size([mc]), seed=seed)
+    if m == 1:
+        best = float(Yobj[feasible, 0].max()) if feasible.any() else float(Yobj[:, 0].min())
+        return qLogExpectedImprovement(
+            model, best_f=best, sampler=sampler, constraints=constraints, X_pending=pending,
+            objective=GenericMCObjective(lambda Z, X=None: Z[..., 0]))
+    objective = IdentityMCMultiOutputObjective(outcomes=list(range(m)))
+    ref = partitioning.ref_point
+    if noisy:
+        return qLogNoisyExpectedHypervolumeImprovement(
+            model, ref_point=ref, X_baseline=X, sampler=sampler, objective=objective,
+            constraints=constraints, X_pending=pending, prune_baseline=True, cache_root=False)
+    return qLogExpectedHypervolumeImprovement(
+        model, ref_point=ref, partitioning=partitioning, sampler=sampler, objective=objective,
+        constraints=constraints, X_pending=pending)
