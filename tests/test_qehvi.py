@@ -589,6 +589,36 @@ def test_running_trials_are_not_proposed_again(noisy):
         study.tell(t, _tiny_values(t.params))
 
 
+def test_running_trials_of_another_worker_on_sqlite_are_pending(tmp_path):
+    """Two workers, each with its own storage object (optuna's cached RDB storage) and the same
+    seed: the second sees the first's RUNNING trial and its proposal, so it proposes another
+    design (with the same data and random state it would otherwise propose the same)."""
+    storage = f"sqlite:///{tmp_path / 'workers.db'}"
+    study = optuna.create_study(storage=storage, study_name="w",
+                                directions=["minimize", "minimize"],
+                                sampler=optuna.samplers.RandomSampler(seed=0))
+    for _ in range(3):
+        t = study.ask(TINY)
+        study.tell(t, _tiny_values(t.params))
+    workers = [optuna.load_study(study_name="w", storage=storage,
+                                 sampler=small(seed=0, n_startup_trials=3)) for _ in range(2)]
+    seen_running = []
+    propose = workers[1].sampler._propose
+
+    def spy(study, done, running, search_space):
+        seen_running.append([t.number for t in running])
+        return propose(study, done, running, search_space)
+
+    workers[1].sampler._propose = spy
+    first = workers[0].ask()
+    _suggest_tiny(first)  # proposed by the model, still RUNNING
+    second = workers[1].ask()
+    _suggest_tiny(second)
+    assert seen_running == [[first.number]]
+    assert model_based(study.trials[second.number])
+    assert first.params != second.params
+
+
 def test_evaluated_designs_are_not_proposed_again():
     """A 9-design space is exhausted in 9 trials: the pool never offers an evaluated design."""
     study = optuna.create_study(directions=["minimize", "minimize"],

@@ -1,9 +1,14 @@
-"""Sampler registry: names, options, determinism, constraints and a brute-forced Pareto front."""
+"""Sampler registry: names, options, study options, determinism, constraints, a brute-forced
+Pareto front, and the samplers package's import boundary."""
 
 from __future__ import annotations
 
+import ast
 import itertools
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import moocore
 import numpy as np
@@ -11,7 +16,8 @@ import optuna
 import pytest
 
 from moo_cosearch import samplers as samplers_mod
-from moo_cosearch.samplers import create_sampler, list_samplers, register_sampler
+from moo_cosearch.samplers import (create_sampler, list_samplers, register_sampler,
+                                  sampler_study_options)
 from moo_cosearch.space import JointSpace, Param, load_space
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -131,6 +137,105 @@ def test_register_sampler_cleanup_leaves_builtins():
     # runs after test_register_sampler: the fixture restored the original registry
     assert "my-random" not in list_samplers()
     assert set(list_samplers()) >= set(BUILTIN)
+
+
+# ---- options a sampler takes from the study ---------------------------------------------------
+def test_sampler_study_options():
+    assert sampler_study_options("qehvi") == {"reference_point", "ordered"}
+    assert sampler_study_options("qnehvi") == {"reference_point", "ordered"}
+    assert isinstance(sampler_study_options("qehvi"), frozenset)
+    for name in BUILTIN:
+        assert sampler_study_options(name) == frozenset()
+
+
+def test_sampler_study_options_of_an_unknown_name_lists_known_names():
+    with pytest.raises(ValueError) as e:
+        sampler_study_options("cmaes-ish")
+    msg = str(e.value)
+    assert msg.startswith("sampler must be one of [") and msg.endswith("got 'cmaes-ish'")
+    for name in BUILTIN + ["qehvi", "qnehvi"]:
+        assert repr(name) in msg
+
+
+def test_register_sampler_with_study_options(registry):
+    factory = lambda seed=None, **options: optuna.samplers.RandomSampler(seed=seed)  # noqa: E731
+    register_sampler("ref-only", factory, "takes a reference point",
+                     study_options=("reference_point",))
+    assert sampler_study_options("ref-only") == {"reference_point"}
+    register_sampler("plain", factory)
+    assert sampler_study_options("plain") == frozenset()
+    with pytest.raises(ValueError, match=r"study options must be among .*got \['colour'\]"):
+        register_sampler("bad", factory, study_options=("colour",))
+    assert "bad" not in list_samplers()
+
+
+# ---- the samplers package's import boundary ----------------------------------------------------
+SAMPLERS_DIR = Path(samplers_mod.__file__).parent
+UPPER_FLOORS = ("moo_cosearch.space", "moo_cosearch.study", "moo_cosearch.objectives")
+
+
+def _forbidden_imports(package_dir: Path, package: str = "moo_cosearch.samplers") -> list[str]:
+    """Imports (anywhere in a module, function-level included) of moo_cosearch outside the
+    samplers package, of its upper floors, or of a private optuna module or name."""
+    bad = []
+    for path in sorted(package_dir.rglob("*.py")):
+        rel = path.relative_to(package_dir).with_suffix("").parts
+        here = package.split(".") + list(rel[:-1])  # the package the module is in
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                imported = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    up = here[:len(here) - (node.level - 1)]
+                    base = ".".join(up + ([node.module] if node.module else []))
+                imported = [base] + [f"{base}.{a.name}" for a in node.names]
+            else:
+                continue
+            for name in imported:
+                where = f"{path.name}:{node.lineno} imports {name}"
+                if name.startswith("moo_cosearch") and not (
+                        name == package or name.startswith(package + ".")):
+                    bad.append(f"{where} (outside {package})")
+                if any(name == u or name.startswith(u + ".") for u in UPPER_FLOORS):
+                    bad.append(f"{where} (upper floor)")
+                if name.split(".")[0] == "optuna" and any(
+                        seg.startswith("_") for seg in name.split(".")):
+                    bad.append(f"{where} (private optuna)")
+    return bad
+
+
+def test_samplers_import_nothing_above_them_nor_optuna_privates():
+    assert _forbidden_imports(SAMPLERS_DIR) == []
+
+
+def test_import_boundary_check_catches_the_old_violations(tmp_path):
+    """The check above would fail on the pre-split _botorch.py (private optuna helper and a
+    function-level import of the joint space)."""
+    (tmp_path / "__init__.py").write_text("")
+    (tmp_path / "_old.py").write_text(
+        "from optuna.study._multi_objective import _is_pareto_front\n"
+        "def flags():\n"
+        "    from ..space import SpaceError, load_space\n"
+        "    from .. import objectives\n"
+        "    import moo_cosearch.study\n"
+        "    from optuna.study import _optimize\n")
+    found = _forbidden_imports(tmp_path)
+    assert "_old.py:1 imports optuna.study._multi_objective (private optuna)" in found
+    assert "_old.py:3 imports moo_cosearch.space (upper floor)" in found
+    assert "_old.py:4 imports moo_cosearch.objectives (upper floor)" in found
+    assert "_old.py:5 imports moo_cosearch.study (upper floor)" in found
+    assert "_old.py:6 imports optuna.study._optimize (private optuna)" in found
+
+
+def test_importing_the_registry_leaves_torch_unloaded():
+    code = ("import sys, moo_cosearch.samplers as s\n"
+            "s.create_sampler('qehvi', seed=0)\n"
+            "print(sorted(m for m in ('torch', 'botorch', 'gpytorch', 'scipy') "
+            "if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"
 
 
 # ---- determinism ------------------------------------------------------------------------------

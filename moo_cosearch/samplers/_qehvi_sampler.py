@@ -1,22 +1,17 @@
 """qEHVI / qNEHVI as an Optuna sampler, built for speed on joint categorical spaces.
 
-Per Bayesian-optimisation trial (:meth:`QEHVISampler._propose` wires the steps):
+:class:`QEHVISampler` holds the options and the state carried between trials (random
+generator, last GP hyperparameters, refit counter) and wires one proposal per trial
+(:meth:`QEHVISampler._propose`), each step a private module (the maths: ``README.md`` here):
 
-1. Encode completed trials compactly (:class:`~._encoding.Encoder`: ordinal for ordered grids,
-   one-hot for names); objectives in maximisation form, constraints (``trial.set_constraint``)
-   as extra outcomes.
-2. One batched multi-output ``SingleTaskGP`` over all outcomes (:mod:`._gpfit`). Its
-   hyperparameters are warm-started from the previous trial and refitted (bounded L-BFGS) at
-   every trial while there are fewer than ``refit_all_below`` observations, then only every
-   ``refit_every`` trials; in between the new data is conditioned on with the old ones.
-3. A discrete candidate pool (:mod:`._qehvi_pool`): uniform samples plus mutations and
-   crossovers of the current Pareto designs (optionally screened by a cheap ``prescreen`` cost
-   model), minus designs already evaluated or pending.
-4. Two-stage scoring: the whole pool by the feasibility-weighted hypervolume improvement of its
-   optimistic point (:mod:`._qehvi_prescore`), then the ``n_rescore`` best by qLogEHVI (or
-   qLogNEHVI) with MC integration, pending (RUNNING) trials as ``X_pending``
-   (:mod:`._qehvi_acquisition`). The best few are refined by gradient ascent of the
-   acquisition over their continuous parameters, discrete ones fixed (:mod:`._qehvi_refine`).
+1. training data and pending designs from the trials: :mod:`._qehvi_data`, encoded by
+   :class:`~._encoding.Encoder`;
+2. one batched GP over objectives and constraints, fast MAP fit on a refit schedule:
+   :mod:`._gpfit`;
+3. the discrete candidate pool, minus evaluated and pending designs: :mod:`._qehvi_pool`;
+4. the optimistic hypervolume pre-score of the whole pool: :mod:`._qehvi_prescore`;
+5. qLogEHVI / qLogNEHVI / qLogEI of the best ``n_rescore``: :mod:`._qehvi_acquisition`;
+6. gradient refinement of the float parameters of the best few: :mod:`._qehvi_refine`.
 
 Designs being evaluated by other workers (RUNNING trials, shared through system attrs) enter as
 pending points, so parallel workers on one storage do not propose the same design.
@@ -36,6 +31,7 @@ from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from ._encoding import Encoder
+from ._qehvi_data import PARAMS_KEY, observations, pending_params
 from ._qehvi_pool import Prescreen, candidate_pool, row_keys
 
 if TYPE_CHECKING:
@@ -44,32 +40,6 @@ if TYPE_CHECKING:
     from botorch.models import SingleTaskGP
 
 __all__ = ["QEHVISampler"]
-
-_PARAMS_KEY = "moo_cosearch:qehvi_params"
-
-
-def _pending_params(trial: FrozenTrial) -> dict[str, Any]:
-    """Params of a RUNNING trial: those suggested so far plus what the sampler proposed."""
-    stored = trial.system_attrs.get(_PARAMS_KEY)
-    params = json.loads(stored) if stored else {}
-    params.update(trial.params)
-    return params
-
-
-def _observations(enc: Encoder, done: list[FrozenTrial], sign: np.ndarray
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Encoded inputs ``X``, objectives ``Yobj`` (maximisation form), informative constraint
-    values ``C`` and feasibility of the completed trials with finite values."""
-    X = enc.encode([t.params for t in done])
-    Yobj = np.array([t.values for t in done], dtype=float) * sign
-    names = sorted({k for t in done for k in t.constraints})
-    C = np.array([[t.constraints.get(k, 0.0) for k in names] for t in done],
-                 dtype=float).reshape(len(done), len(names))
-    finite = np.all(np.isfinite(Yobj), axis=1) & np.all(np.isfinite(C), axis=1)
-    X, Yobj, C = X[finite], Yobj[finite], C[finite]
-    feasible = np.all(C <= 0, axis=1)
-    C = C[:, np.ptp(C, axis=0) > 0]  # a constraint that never varied carries no information
-    return X, Yobj, C, feasible
 
 
 class QEHVISampler(BaseSampler):
@@ -186,7 +156,7 @@ class QEHVISampler(BaseSampler):
             return {}
         running = [t for t in trials if t.state == TrialState.RUNNING
                    and t.number != trial.number
-                   and search_space.keys() <= _pending_params(t).keys()]
+                   and search_space.keys() <= pending_params(t).keys()]
         threads = torch.get_num_threads()
         torch.set_num_threads(self._threads)  # small matrices: extra threads only contend
         try:
@@ -196,7 +166,7 @@ class QEHVISampler(BaseSampler):
         # Optuna has no public way for a sampler to write a trial's system attr (it receives a
         # FrozenTrial; Trial.set_system_attr was removed): its own samplers (NSGA-II, TPE, GP,
         # CMA-ES) call the storage like this.
-        study._storage.set_trial_system_attr(trial._trial_id, _PARAMS_KEY, json.dumps(params))
+        study._storage.set_trial_system_attr(trial._trial_id, PARAMS_KEY, json.dumps(params))
         return params
 
     # -- one proposal -------------------------------------------------------------------------
@@ -217,9 +187,9 @@ class QEHVISampler(BaseSampler):
         enc = self._encoder(search_space)
         self._sign = np.array([1.0 if d == StudyDirection.MAXIMIZE else -1.0
                                for d in study.directions])
-        X, Yobj, C, feasible = _observations(enc, done, self._sign)
+        X, Yobj, C, feasible = observations(enc, done, self._sign)
         m = Yobj.shape[1]
-        pending = enc.encode([_pending_params(t) for t in running]) if running else None
+        pending = enc.encode([pending_params(t) for t in running]) if running else None
 
         Xt = torch.tensor(X, **tkw)
         model = self._fit(Xt, torch.tensor(np.concatenate([Yobj, C], axis=1), **tkw),
@@ -243,20 +213,19 @@ class QEHVISampler(BaseSampler):
 
     def _fit(self, X: "torch.Tensor", Y: "torch.Tensor", key: tuple) -> "SingleTaskGP":
         """The GP on (X, Y), hyperparameters refitted or reused per the refit schedule."""
-        from . import _gpfit
+        from ._gpfit import apply_hypers, fit_gp_hypers, make_model, train_targets
 
-        model = _gpfit.make_model(X, Y)
+        model = make_model(X, Y)
         warm = self._hyper is not None and self._hyper_key == key
         if (not warm or len(X) < self._refit_all_below
                 or self._fits_since + 1 >= self._refit_every):
-            self._hyper = _gpfit.fit_gp_hypers(
-                X, _gpfit.train_targets(model), self._hyper if warm else None,
-                self._warm_maxiter if warm else self._fit_maxiter)
+            self._hyper = fit_gp_hypers(X, train_targets(model), self._hyper if warm else None,
+                                        self._warm_maxiter if warm else self._fit_maxiter)
             self._hyper_key = key
             self._fits_since = 0
         else:
             self._fits_since += 1
-        _gpfit.apply_hypers(model, self._hyper)
+        apply_hypers(model, self._hyper)
         model.eval()
         return model
 
