@@ -80,7 +80,7 @@ import numpy as np
 from ..networks import LAYER_KINDS, LayerBatch
 from ._base import CostBackend
 from ._registry import register_backend
-from ._result import CostResult
+from ._result import COST_FIELDS, CostResult
 from .edge import (ACC_BYTES, BASELINE, CLOCK_HZ, E_DRAM_PJ_PER_BYTE, E_MAC_PJ, E_VEC_PJ,
                    EDGE_PARAMS, KB, MACS_PER_SIMD, MB, RF_BYTES_PER_MAC, _describe, _hw_arrays,
                    edge_area_breakdown, edge_inputs, peak_tops, sram_pj_per_byte)
@@ -307,7 +307,7 @@ class DataflowBackend(CostBackend):
     """
 
     name = "edge-dataflow"
-    metrics = ("latency_ms", "energy_mj", "area_mm2") + _ENERGY_PARTS + _AREA_PARTS + (
+    metrics = COST_FIELDS + _ENERGY_PARTS + _AREA_PARTS + (
         "peak_tops", "utilization", "dram_bytes", "lm_bytes")
 
     def __init__(self, layer_by_layer: bool = False) -> None:

@@ -68,7 +68,7 @@ import numpy as np
 from ..networks import LAYER_KINDS, LayerBatch
 from ._base import CostBackend
 from ._registry import register_backend
-from ._result import CostResult
+from ._result import COST_FIELDS, CostResult
 from ._schedule import Schedule, schedule
 from .edge import A_MAC_UM2, A_SRAM_BIT_UM2, E_DRAM_PJ_PER_BYTE, E_MAC_PJ, sram_pj_per_byte
 
@@ -373,7 +373,7 @@ class HeteroBackend(CostBackend):
 
     name = "hetero"
     #: t0/t1 latencies: the NASAIC workloads have two tasks (0 when a space has one task).
-    metrics = ("latency_ms", "energy_mj", "area_mm2", "t0_latency_ms", "t1_latency_ms")
+    metrics = COST_FIELDS + ("t0_latency_ms", "t1_latency_ms")
 
     def evaluate(self, space: Any, designs: Sequence[Mapping[str, Any]]) -> CostResult:
         from ..networks import network_matrix, stack_matrices

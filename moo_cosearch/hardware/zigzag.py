@@ -40,7 +40,7 @@ import numpy as np
 from ..networks import Layer
 from ._base import CostBackend
 from ._registry import register_backend
-from ._result import CostResult
+from ._result import COST_FIELDS, CostResult
 from .edge import (CLOCK_HZ, E_DRAM_PJ_PER_BYTE, E_MAC_PJ, EDGE_PARAMS, KB, MACS_PER_SIMD, MB,
                    edge_area_mm2, edge_inputs, sram_pj_per_byte)
 
@@ -238,7 +238,7 @@ class ZigZagBackend(CostBackend):
     """ZigZag's cost model on the edge accelerator (slow: one ZigZag run per design)."""
 
     name = "zigzag"
-    metrics = ("latency_ms", "energy_mj", "area_mm2")
+    metrics = COST_FIELDS
 
     def __init__(self, lpf_limit: int = 4, n_spatial: int = 2) -> None:
         self.lpf_limit = lpf_limit

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
-from ..hardware import CostBackend, CostResult, register_backend_prefix
+from ..hardware import COST_FIELDS, CostBackend, CostResult, register_backend_prefix
 from ._surrogate import SurrogateError, load_surrogate
 
 if TYPE_CHECKING:
@@ -42,12 +42,9 @@ class SurrogateBackend(CostBackend):
         ok = pred["p_feasible"] >= 0.5
         reason = tuple("" if f else f"surrogate predicts infeasible (p_feasible={p:.2f})"
                        for f, p in zip(ok, pred["p_feasible"]))
-        extra = {k: v for k, v in pred.items() if k not in ("latency_ms", "energy_mj",
-                                                            "area_mm2")}
-        return CostResult(latency_ms=pred.get("latency_ms", nan),
-                          energy_mj=pred.get("energy_mj", nan),
-                          area_mm2=pred.get("area_mm2", nan), feasible=ok, reason=reason,
-                          extra=extra)
+        extra = {k: v for k, v in pred.items() if k not in COST_FIELDS}
+        return CostResult(**{f: pred.get(f, nan) for f in COST_FIELDS}, feasible=ok,
+                          reason=reason, extra=extra)
 
     def reference(self, metric: str) -> float:
         from ..hardware import get_backend
