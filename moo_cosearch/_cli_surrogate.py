@@ -91,35 +91,40 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 
 def add_parsers(sub: Any) -> None:
-    fmt = argparse.ArgumentDefaultsHelpFormatter
-    s = sub.add_parser("sample", formatter_class=fmt,
-                       help="evaluate random designs with a backend -> .npz (resumable)")
+    """Add ``sample``, ``train-surrogate`` and ``verify`` to ``sub`` (whose parser class sets
+    the help formatter)."""
+    s = sub.add_parser("sample", help="evaluate random designs with a backend -> .npz (resumable)",
+                       description="Evaluate random designs of a space with a cost backend and "
+                                   "write them to an .npz file (resumable).")
     s.add_argument("--space", required=True, help="space name or TOML path")
-    s.add_argument("--backend", default="edge", help="cost backend")
+    s.add_argument("--backend", default="edge", help="cost backend (see `moo-cosearch backends`)")
     s.add_argument("--n", type=int, required=True, help="number of designs")
     s.add_argument("--out", required=True, help="output .npz (parts kept in OUT.parts/ until done)")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=int, default=0, help="base seed; chunk c draws from (seed, c)")
     s.add_argument("--workers", type=int, default=None, help="worker processes (default: CPUs)")
     s.add_argument("--chunk", type=int, default=2000, help="designs per chunk")
     s.add_argument("--around", default=None,
                    help="JSON-lines file of designs to perturb locally")
     s.add_argument("--perturb-frac", type=float, default=0.5,
                    help="share of perturbed designs when --around is given")
-    s.add_argument("-q", "--quiet", action="store_true")
+    s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=_cmd_sample)
 
-    t = sub.add_parser("train-surrogate", formatter_class=fmt,
-                       help="train the NAHAS MLP cost model on a sample file")
+    t = sub.add_parser("train-surrogate", help="train the NAHAS MLP cost model on a sample file",
+                       description="Train the NAHAS MLP cost model on an .npz file written by "
+                                   "`sample`; use it as --backend surrogate:OUT.")
     t.add_argument("--samples", required=True, help=".npz written by `sample`")
     t.add_argument("--out", required=True, help="weights file (.pt); metadata goes to .json")
-    t.add_argument("--targets", nargs="+", default=None, help="default: all sampled metrics")
-    t.add_argument("--hidden", type=int, nargs="+", default=[256, 256, 256])
-    t.add_argument("--dropout", type=float, default=0.1)
-    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--targets", nargs="+", default=None,
+                   help="metrics to predict (default: all sampled metrics)")
+    t.add_argument("--hidden", type=int, nargs="+", default=[256, 256, 256],
+                   help="widths of the hidden ReLU layers")
+    t.add_argument("--dropout", type=float, default=0.1, help="dropout after each hidden layer")
+    t.add_argument("--lr", type=float, default=1e-3, help="Adam(W) learning rate")
     t.add_argument("--weight-decay", type=float, default=0.0, help="AdamW weight decay")
     t.add_argument("--lr-schedule", default="plateau", choices=["plateau", "cosine", "constant"],
                    help="cosine: decay to 0 over --epochs, no early stopping")
-    t.add_argument("--batch-size", type=int, default=128)
+    t.add_argument("--batch-size", type=int, default=128, help="training batch size")
     t.add_argument("--epochs", type=int, default=300, help="maximum epochs")
     t.add_argument("--patience", type=int, default=20, help="early-stopping patience (epochs)")
     t.add_argument("--latency-weight", type=float, default=10.0, help="lambda of the NAHAS loss")
@@ -128,18 +133,22 @@ def add_parsers(sub: Any) -> None:
     t.add_argument("--ensemble", type=int, default=1, help="deep-ensemble members")
     t.add_argument("--derived-features", action="store_true",
                    help="add the network's MACs/weights (block-additive spaces)")
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--seed", type=int, default=0, help="seed of the data split and weights")
     t.add_argument("--device", default=None, help="torch device (default: cuda if present)")
-    t.add_argument("--max-minutes", type=float, default=None, help="training time budget")
+    t.add_argument("--max-minutes", type=float, default=None,
+                   help="training time budget (default: none)")
     t.add_argument("--latency-target-ms", type=float, default=None,
                    help="report the error near this latency (default: median)")
-    t.add_argument("-q", "--quiet", action="store_true")
+    t.add_argument("-q", "--quiet", action="store_true", help="no per-epoch progress lines")
     t.set_defaults(func=_cmd_train)
 
-    v = sub.add_parser("verify", help="re-evaluate a study's Pareto designs with a real backend")
-    v.add_argument("--study-name", required=True)
-    v.add_argument("--storage", default="sqlite:///runs/moo-cosearch.db")
+    v = sub.add_parser("verify", help="re-evaluate a study's Pareto designs with a real backend",
+                       description="Re-evaluate a study's Pareto designs (e.g. found on a "
+                                   "surrogate) with a real backend and report the error.")
+    v.add_argument("--study-name", required=True, help="the study to check")
+    v.add_argument("--storage", default="sqlite:///runs/moo-cosearch.db",
+                   help="Optuna storage URL")
     v.add_argument("--backend", default="edge", help="the real simulator backend")
     v.add_argument("--space", default=None, help="space TOML (default: the study's, by name)")
-    v.add_argument("--out", default=None, help="write the per-design report as JSON")
+    v.add_argument("--out", default=None, help="write the per-design report to this JSON file")
     v.set_defaults(func=_cmd_verify)

@@ -1,4 +1,4 @@
-"""``moo-cosearch`` command line: spaces, samplers, objectives, run, simulate, sample,
+"""``moo-cosearch`` command line: spaces, samplers, objectives, backends, run, simulate, sample,
 train-surrogate, verify."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ import argparse
 import json
 import math
 import sys
+import textwrap
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -17,6 +18,29 @@ DEFAULT_OBJECTIVES = "nb201-cifar10-latency-area"
 
 class CLIError(Exception):
     """An error shown to the user as one line, exit status 2."""
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Help with each option's default shown once: ``(default: X)`` is appended unless the help
+    already says its default, or there is none to show (None, False, an empty list)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if ("default" in text.lower() or default is None or default is False
+                or default is argparse.SUPPRESS or default == [] or not action.option_strings):
+            return text
+        if isinstance(default, (list, tuple)):
+            default = " ".join(str(v) for v in default)
+        return f"{text} (default: {str(default).replace('%', '%%')})"
+
+
+class _Parser(argparse.ArgumentParser):
+    """Sub-command parsers: our help formatter unless one is given."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
 
 
 def _cmd_spaces(args: argparse.Namespace) -> int:
@@ -46,6 +70,62 @@ def _cmd_objectives(args: argparse.Namespace) -> int:
         o = load_objectives(name)
         goals = ", ".join(f"{d[:3]} {m}" for m, d in o.objectives)
         print(f"{name:<32} [{goals}]  space={o.space}  cost={o.cost}")
+    return 0
+
+
+#: Backends whose evaluation takes seconds per design: `backends` checks only that a space has
+#: the network and parameters they need (an empty batch), not a sampled design.
+_SLOW_BACKENDS = frozenset({"zigzag"})
+
+
+def _backend_extra(name: str) -> str | None:
+    """The install extra a registered backend lacks, or None when it can run here."""
+    if name == "zigzag":
+        from .hardware import zigzag
+
+        if not zigzag.zigzag_available():
+            return "zigzag"
+    return None
+
+
+def _fits(backend: Any, space: Any, slow: bool) -> bool:
+    """Whether ``backend`` evaluates a design of ``space`` (an empty batch when ``slow``)."""
+    try:
+        backend(space, [] if slow else space.sample(1, seed=0))
+    except ImportError:
+        raise
+    except Exception:  # noqa: BLE001 - ValueError (does not fit) or a backend's own failure
+        return False
+    return True
+
+
+def _cmd_backends(args: argparse.Namespace) -> int:
+    from .hardware import backend_metrics, get_backend, list_backends
+    from .space import list_spaces, load_space
+
+    def show(name: str, *lines: str) -> None:
+        for i, line in enumerate(lines):
+            print(textwrap.fill(line, width=100, initial_indent=f"{name if i == 0 else '':<17}",
+                                subsequent_indent=" " * 26, break_on_hyphens=False))
+
+    spaces = [load_space(name) for name in list_spaces()]
+    for name in list_backends():
+        metrics = f"metrics: {', '.join(backend_metrics(name))}"
+        extra = _backend_extra(name)
+        if extra is not None:
+            show(name, metrics, f"needs {extra}: pip install 'moo-cosearch[{extra}]'")
+            continue
+        backend, slow = get_backend(name), name in _SLOW_BACKENDS
+        try:
+            fit = [s.name for s in spaces if _fits(backend, s, slow)]
+        except ImportError as e:
+            show(name, metrics, f"needs an optional dependency: {e}")
+            continue
+        note = " (checked by network and parameters: an evaluation takes seconds)" if slow else ""
+        show(name, metrics, f"spaces:  {', '.join(fit) if fit else 'none built in'}{note}")
+    show("surrogate:PATH", "metrics: those it was trained on",
+         "spaces:  the one it was trained on; PATH is a file written by `moo-cosearch "
+         "train-surrogate`")
     return 0
 
 
@@ -157,38 +237,49 @@ def build_parser() -> argparse.ArgumentParser:
     from ._version import __version__
 
     p = argparse.ArgumentParser(prog="moo-cosearch", description="Joint neural-network + "
-                                "accelerator co-search on Optuna.")
+                                "accelerator co-search on Optuna.", formatter_class=HelpFormatter)
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = p.add_subparsers(dest="command", required=True)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                           parser_class=_Parser)
     sub.add_parser("spaces", help="list built-in joint spaces").set_defaults(func=_cmd_spaces)
     sub.add_parser("samplers", help="list samplers").set_defaults(func=_cmd_samplers)
     sub.add_parser("objectives", help="list built-in objective sets").set_defaults(
         func=_cmd_objectives)
+    sub.add_parser("backends", help="list cost backends, their metrics and the spaces they fit",
+                   description="List the registered cost backends, the metrics each gives and "
+                               "the built-in spaces it evaluates.").set_defaults(
+        func=_cmd_backends)
 
     r = sub.add_parser("run", help="run (or resume) a co-search study",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       description="Run (or resume) a co-search study and write its Pareto "
+                                   "report.")
     r.add_argument("--space", default=None,
-                   help=f"space name or TOML path (default: the objective set's, else "
+                   help=f"space name or TOML path (default: the objective set's space, else "
                         f"{DEFAULT_SPACE})")
     r.add_argument("--objectives", default=DEFAULT_OBJECTIVES, help="objective set name or TOML")
     r.add_argument("--sampler", default="nsga2", help="see `moo-cosearch samplers`")
     r.add_argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE",
                    help="sampler option (JSON value), e.g. -o population_size=40")
     r.add_argument("--backend", default=None,
-                   help="cost backend overriding the objective set's, e.g. surrogate:PATH")
+                   help="cost backend overriding the objective set's, e.g. surrogate:PATH "
+                        "(see `moo-cosearch backends`)")
     r.add_argument("--trials", type=int, default=300, help="trials to add to the study")
-    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--seed", type=int, default=0, help="sampler seed")
     r.add_argument("--storage", default="sqlite:///runs/moo-cosearch.db", help="Optuna storage URL")
     r.add_argument("--study-name", default=None,
-                   help="default: <space>--<objectives>--<sampler>--seed<seed>")
+                   help="study name in the storage; the same name resumes (default: "
+                        "<space>--<objectives>--<sampler>--seed<seed>)")
     r.add_argument("--out", default=None, help="output folder (default: runs/<study name>)")
     r.add_argument("--show", type=int, default=20, help="Pareto rows printed")
     r.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=_cmd_run)
 
-    s = sub.add_parser("simulate", help="cost of designs: one JSON object per stdin line")
+    s = sub.add_parser("simulate", help="cost of designs: one JSON object per stdin line",
+                       description="Cost of designs given as JSON objects, one per stdin line "
+                                   "(or --params); one JSON line out per line in.")
     s.add_argument("--space", required=True, help="space name or TOML path")
-    s.add_argument("--backend", default=None, help="cost backend (default: the space's)")
+    s.add_argument("--backend", default=None,
+                   help="cost backend, e.g. surrogate:PATH (default: the space's accelerator)")
     s.add_argument("--params", default=None, help="one design as a JSON object instead of stdin")
     s.set_defaults(func=_cmd_simulate)
 
