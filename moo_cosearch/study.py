@@ -5,6 +5,7 @@ Reading a study afterwards (Pareto set, hypervolume, report, figures) is
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
@@ -41,8 +42,10 @@ def create_study(space: "JointSpace", objectives: ObjectiveSet | str | Path, *,
                  study_name: str | None = None, load_if_exists: bool = True) -> "optuna.Study":
     """A plain ``optuna.Study`` with the objective set's directions (SQLite file by default).
 
-    The space and objective set are recorded in the study's user attrs; loading an existing
-    study made for another space or objective set raises ``ValueError``.
+    The space and objective set are recorded in the study's user attrs, and the objective
+    names reach Optuna (``study.metric_names``: ``optuna.visualization`` and optuna-dashboard
+    label the axes with them; a ``[reward]`` set's one objective is ``"reward"``). Loading an
+    existing study made for another space or objective set raises ``ValueError``.
 
     Args:
         space: the joint space.
@@ -93,5 +96,9 @@ def create_study(space: "JointSpace", objectives: ObjectiveSet | str | Path, *,
         for key, value in tags.items():
             study.set_user_attr(key, value)
         study.set_user_attr("metrics", obj.metric_names)
+    if study.metric_names is None:   # new, or made before the names reached Optuna
+        with warnings.catch_warnings():   # experimental since Optuna 3.2, stable in practice
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names(obj.metric_names)
     return study
 

@@ -74,7 +74,9 @@ def reference_point(study: "optuna.Study",
 
 
 def hypervolume_history(study: "optuna.Study", ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Hypervolume of the feasible points among the first k trials, for every trial number k.
+    """Hypervolume of the feasible points among the first k trials, for every trial number k
+    (``moocore.hypervolume``; the curve ``optuna.visualization.matplotlib.
+    plot_hypervolume_history`` draws, which leaves out failed trials).
 
     Returns:
         (trial_numbers, hypervolumes); trials that failed or are infeasible repeat the last value.

@@ -1,14 +1,20 @@
-"""End-of-run report: Pareto table on the terminal, ``pareto.csv`` and plots in a folder."""
+"""End-of-run report: the Pareto table (or, for a single objective, the best design) on the
+terminal, ``pareto.csv`` and figures in a folder."""
 
 from __future__ import annotations
 
 import csv
+import shutil
+import textwrap
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
+
+import numpy as np
 
 from ..objectives import COST_METRICS, ObjectiveSet
-from ._pareto import hypervolume_history, is_feasible, pareto_trials, reference_point
-from .plots import plot_hypervolume_history, plot_pareto_front
+from ._labels import fmt, metric_label, reference_point_text
+from ._pareto import is_feasible, minimization_matrix, pareto_trials, reference_point
+from .plots import plot_best_value, plot_hypervolume_history, plot_pareto_front
 
 if TYPE_CHECKING:
     import optuna
@@ -36,16 +42,74 @@ def pareto_rows(study: "optuna.Study", objectives: ObjectiveSet) -> list[dict]:
     return sorted(rows, key=lambda r: sign * r[objectives.metric_names[0]])
 
 
-def _fmt(v: object) -> str:
-    return f"{v:.4g}" if isinstance(v, float) else str(v)
+def _blocks(columns: Sequence[str], widths: dict[str, int], width: int) -> list[list[str]]:
+    """Split ``columns`` (the first is the key, repeated in every block) into blocks that fit
+    ``width`` characters; a column wider than ``width`` gets a block of its own."""
+    key, blocks, current, used = columns[0], [], [], widths[columns[0]]
+    for c in columns[1:]:
+        if current and used + 2 + widths[c] > width:
+            blocks.append([key, *current])
+            current, used = [], widths[key]
+        current.append(c)
+        used += 2 + widths[c]
+    if current or not blocks:
+        blocks.append([key, *current])
+    return blocks
+
+
+def _print_table(rows: Sequence[dict], metrics: Sequence[str], params: Sequence[str],
+                 width: int) -> None:
+    """Every column of ``rows``: one table when it fits ``width``, else the metrics, then the
+    parameters in as many blocks as it takes (each with the trial number)."""
+    header = {c: metric_label(c) for c in ["trial", *metrics, *params]}
+    widths = {c: max(len(header[c]), *(len(fmt(r.get(c, ""))) for r in rows)) for c in header}
+    everything = ["trial", *metrics, *params]
+    if sum(widths.values()) + 2 * (len(everything) - 1) <= width:
+        blocks = [everything]
+    else:
+        blocks = _blocks(["trial", *metrics], widths, width)
+        blocks += _blocks(["trial", *params], widths, width) if params else []
+    for i, block in enumerate(blocks):
+        if i and block[1] in params:
+            print("\nparameters" + (" (continued)" if block[1] != params[0] else "") + ":")
+        print("  ".join(header[c].rjust(widths[c]) for c in block))
+        for r in rows:
+            print("  ".join(fmt(r.get(c, "")).rjust(widths[c]) for c in block))
+
+
+def _print_best(row: dict, objectives: ObjectiveSet, n_done: int, width: int) -> None:
+    name = objectives.metric_names[0]
+    print(f"\nBest design: trial {row['trial']}, {metric_label(name)} {fmt(row[name])} "
+          f"(the best feasible of {n_done} complete trials)")
+    metrics = [c for c in row if c == name or c in ("accuracy",) + COST_METRICS]
+    label = max(len(metric_label(c)) for c in metrics)
+    for c in metrics:
+        print(f"  {metric_label(c).ljust(label)}  {fmt(row[c])}")
+    params = [f"{c}={fmt(row[c])}" for c in row if c != "trial" and c not in metrics]
+    if params:
+        print("parameters:")
+        print(textwrap.fill("  ".join(params), width=width, initial_indent="  ",
+                            subsequent_indent="  ", break_on_hyphens=False))
+
+
+def _hypervolume(study: "optuna.Study", ref: np.ndarray) -> float:
+    """``moocore.hypervolume`` of the feasible Pareto set (points dominating ``ref``)."""
+    import moocore
+
+    front = minimization_matrix(pareto_trials(study), study.directions)
+    front = front[np.all(front < ref, axis=1)]
+    return float(moocore.hypervolume(front, ref=ref)) if len(front) else 0.0
 
 
 def write_report(study: "optuna.Study", objectives: ObjectiveSet, out: str | Path,
-                 *, max_rows: int = 20) -> dict[str, Path]:
-    """Print a summary and the Pareto table; write pareto.csv, pareto_front.png and
-    hypervolume.png (when there are feasible trials) under ``out``. Returns the written paths."""
+                 *, max_rows: int = 20, width: int | None = None) -> dict[str, Path]:
+    """Print a summary and the Pareto table (every column, wrapped to ``width``, the terminal's
+    by default), or the best design of a single-objective study; write pareto.csv,
+    pareto_front.png and hypervolume.png (single objective: best_value.png) under ``out``
+    when there are feasible trials. Returns the written paths."""
     from optuna.trial import TrialState
 
+    width = width or max(60, shutil.get_terminal_size((120, 24)).columns)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     trials = study.get_trials(deepcopy=False)
@@ -67,23 +131,29 @@ def write_report(study: "optuna.Study", objectives: ObjectiveSet, out: str | Pat
     if not rows:
         print("no feasible trial yet: no Pareto set, no plots")
         return written
-    shown = [c for c in columns if c in ("trial", *objectives.metric_names, *COST_METRICS,
-                                         "accuracy")]
-    shown += [c for c in columns if c not in shown][: max(0, 14 - len(shown))]
-    widths = {c: max(len(c), *(len(_fmt(r[c])) for r in rows[:max_rows])) for c in shown}
-    print(f"\nPareto set: {len(rows)} designs" + (f" (first {max_rows})" if len(rows) > max_rows
-                                                  else ""))
-    print("  ".join(c.rjust(widths[c]) for c in shown))
-    for r in rows[:max_rows]:
-        print("  ".join(_fmt(r[c]).rjust(widths[c]) for c in shown))
-    ref = reference_point(study, objectives)
-    numbers, hv = hypervolume_history(study, ref)
     written["pareto_front"] = plot_pareto_front(study, out / "pareto_front.png",
                                                 objectives.metric_names)
-    written["hypervolume"] = plot_hypervolume_history(
-        numbers, hv, out / "hypervolume.png",
-        title=f"{study.study_name}\nreference point (minimisation form) {list(map(_fmt, ref))}")
-    print(f"\nhypervolume {hv[-1]:.6g} (reference point {[_fmt(float(v)) for v in ref]}, "
-          f"minimisation form)")
+    if len(objectives.metric_names) == 1:
+        _print_best(rows[0], objectives, len(done), width)
+        written["best_value"] = plot_best_value(study, out / "best_value.png",
+                                                metric_name=objectives.metric_names[0])
+    else:
+        metrics = [c for c in columns if c in (*objectives.metric_names, *COST_METRICS,
+                                               "accuracy")]
+        params = [c for c in columns if c != "trial" and c not in metrics]
+        first = metric_label(objectives.metric_names[0])
+        shown = rows[:max_rows]
+        plural = "s" if len(rows) != 1 else ""
+        print(f"\nPareto set: {len(rows)} design{plural} (feasible, non-dominated, by {first})"
+              + (f"; the first {max_rows} here, all in {path.name}" if len(rows) > max_rows
+                 else ""))
+        _print_table(shown, metrics, params, width)
+        ref = reference_point(study, objectives)
+        written["hypervolume"] = plot_hypervolume_history(
+            study, ref, out / "hypervolume.png",
+            title=f"{study.study_name}\nreference point: "
+                  f"{reference_point_text(study, ref, objectives)}")
+        print(f"\nhypervolume {_hypervolume(study, ref):.6g} of the feasible Pareto set; "
+              f"reference point: {reference_point_text(study, ref, objectives)}")
     print("wrote " + ", ".join(str(p) for p in written.values()))
     return written
