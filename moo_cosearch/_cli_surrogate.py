@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .study import DEFAULT_STORAGE
+
 __all__ = ["add_parsers"]
 
 
@@ -146,8 +148,7 @@ def add_parsers(sub: Any) -> None:
                        description="Re-evaluate a study's Pareto designs (e.g. found on a "
                                    "surrogate) with a real backend and report the error.")
     v.add_argument("--study-name", required=True, help="the study to check")
-    v.add_argument("--storage", default="sqlite:///runs/moo-cosearch.db",
-                   help="Optuna storage URL")
+    v.add_argument("--storage", default=DEFAULT_STORAGE, help="Optuna storage URL")
     v.add_argument("--backend", default="edge", help="the real simulator backend")
     v.add_argument("--space", default=None, help="space TOML (default: the study's, by name)")
     v.add_argument("--out", default=None, help="write the per-design report to this JSON file")

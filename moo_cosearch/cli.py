@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
+from .study import DEFAULT_STORAGE
+
 DEFAULT_SPACE = "nb201-edge"
 DEFAULT_OBJECTIVES = "nb201-cifar10-latency-area"
 
@@ -178,6 +180,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_dashboard(args: argparse.Namespace) -> int:
+    import importlib.util
+
+    if importlib.util.find_spec("optuna_dashboard") is None:
+        raise CLIError("the dashboard needs optuna-dashboard: "
+                       "pip install -c constraints.txt optuna-dashboard")
+    from .analysis import run_dashboard
+
+    run_dashboard(args.storage, host=args.host, port=args.port)
+    return 0
+
+
 def _read_designs(args: argparse.Namespace) -> list[tuple[str, Any]]:
     """(source label, parsed JSON or an error string) per input line."""
     lines = [args.params] if args.params is not None else sys.stdin.read().splitlines()
@@ -265,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "(see `moo-cosearch backends`)")
     r.add_argument("--trials", type=int, default=300, help="trials to add to the study")
     r.add_argument("--seed", type=int, default=0, help="sampler seed")
-    r.add_argument("--storage", default="sqlite:///runs/moo-cosearch.db", help="Optuna storage URL")
+    r.add_argument("--storage", default=DEFAULT_STORAGE, help="Optuna storage URL")
     r.add_argument("--study-name", default=None,
                    help="study name in the storage; the same name resumes (default: "
                         "<space>--<objectives>--<sampler>--seed<seed>)")
@@ -282,6 +296,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="cost backend, e.g. surrogate:PATH (default: the space's accelerator)")
     s.add_argument("--params", default=None, help="one design as a JSON object instead of stdin")
     s.set_defaults(func=_cmd_simulate)
+
+    d = sub.add_parser("dashboard", help="optuna-dashboard that shows feasibility",
+                       description="Serve optuna-dashboard on a storage, with infeasible "
+                                   "trials marked and never listed as best (needs "
+                                   "optuna-dashboard: the dev extra).")
+    d.add_argument("--storage", default=DEFAULT_STORAGE, help="Optuna storage URL")
+    d.add_argument("--host", default="localhost", help="address to listen on")
+    d.add_argument("--port", type=int, default=8080, help="port to listen on")
+    d.set_defaults(func=_cmd_dashboard)
 
     from ._cli_surrogate import add_parsers
     add_parsers(sub)
