@@ -193,8 +193,10 @@ class Evaluation:
 
 class Objective:
     """Evaluate joint designs: cost model first, accuracy only for designs that pass the hard
-    limits. Call it as an Optuna objective (``study.optimize(objective)``) or use
-    :meth:`evaluate` on a design dict.
+    limits. Call it as an Optuna objective (``study.optimize(objective)``), use
+    :meth:`evaluate` on a design dict, or :meth:`evaluate_many` on a population (one
+    cost-model call for the batch: any strategy that proposes a population, e.g. the pymoo
+    problem of :func:`moo_cosearch.make_problem`).
 
     Constraint values follow Optuna (``<= 0`` feasible): ``feasible`` is 1 when the cost model
     says the network cannot run on the accelerator; a limit ``metric <= L`` gives
@@ -253,21 +255,98 @@ class Objective:
         return out
 
     def evaluate(self, design: Mapping[str, Any]) -> Evaluation:
-        """Cost, then (unless pruned) accuracy, then objectives and constraints of one design."""
-        design = self.space.validate(design)
-        res = self.cost(self.space, [design])
-        metrics: dict[str, float] = {m: float(res.metric(m)[0]) for m in self.cost.metrics}
+        """Cost, then (unless pruned) accuracy, then objectives and constraints of one design.
+
+        Raises:
+            Exception: whatever failed (an off-grid design, a cost model error or non-finite
+                cost, an accuracy source error); ``__call__`` records it as a failed trial.
+        """
+        outcome = self._evaluate_batch([design])[0]
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def evaluate_many(self, designs: Sequence[Mapping[str, Any]]) -> list[Evaluation]:
+        """:meth:`evaluate` for a population, with one cost-model call for the whole batch.
+
+        The same rules as one design at a time, design by design: accuracy only for designs
+        that are hardware-feasible and within the hard limits, through the same per-network
+        cache. With ``catch_errors`` (the default) a design whose evaluation fails gets NaN
+        values, NaN constraints (so it is not :attr:`Evaluation.feasible`) and the message in
+        ``attrs["error"]``, as ``__call__`` records a failed trial, and the rest of the batch is
+        evaluated; without it the first failure is raised. A cost-model call that fails for the
+        batch is retried design by design, so one bad design does not fail the others.
+        """
+        out = []
+        for outcome in self._evaluate_batch(designs):
+            if isinstance(outcome, Exception):
+                if not self.catch_errors:
+                    raise outcome
+                out.append(self.failed(outcome))
+            else:
+                out.append(outcome)
+        return out
+
+    def failed(self, error: BaseException) -> Evaluation:
+        """The :class:`Evaluation` recorded for a design whose evaluation raised ``error``."""
+        nan = float("nan")
+        return Evaluation(values=(nan,) * len(self.directions),
+                          constraints={k: nan for k in self.constraint_names()},
+                          attrs={"error": f"{type(error).__name__}: {error}"})
+
+    def _evaluate_batch(self, designs: Sequence[Mapping[str, Any]]
+                        ) -> list[Evaluation | Exception]:
+        """The shared path of :meth:`evaluate` and :meth:`evaluate_many`: per design its
+        :class:`Evaluation`, or the exception its evaluation raised."""
+        outcomes: list[Evaluation | Exception | None] = [None] * len(designs)
+        valid: list[tuple[int, dict[str, Any]]] = []
+        for i, d in enumerate(designs):
+            try:
+                valid.append((i, self.space.validate(d)))
+            except Exception as e:  # noqa: BLE001 - this design fails, not the batch
+                outcomes[i] = e
+        costs = self._costs([d for _, d in valid])
+        for (i, design), cost in zip(valid, costs):
+            try:
+                if isinstance(cost, Exception):
+                    raise cost
+                outcomes[i] = self._complete(design, *cost)
+            except Exception as e:  # noqa: BLE001
+                outcomes[i] = e
+        return outcomes  # type: ignore[return-value]  # every slot is filled
+
+    def _costs(self, designs: list[dict[str, Any]]
+               ) -> list[tuple[dict[str, float], bool, str] | Exception]:
+        """(metrics, hardware-feasible, reason) per design from one cost-model call; a call
+        failing for the batch is retried design by design to isolate the failure."""
+        if not designs:
+            return []
+        try:
+            res = self.cost(self.space, designs)
+            if len(res) != len(designs):
+                raise ValueError(f"cost backend {self.cost.name!r} returned {len(res)} results "
+                                 f"for {len(designs)} designs")
+            columns = {m: res.metric(m) for m in self.cost.metrics}
+        except Exception as e:  # noqa: BLE001
+            if len(designs) == 1:
+                return [e]
+            return [c for d in designs for c in self._costs([d])]
+        return [({m: float(col[k]) for m, col in columns.items()}, bool(res.feasible[k]),
+                 res.reason[k]) for k in range(len(designs))]
+
+    def _complete(self, design: dict[str, Any], metrics: dict[str, float], hw_ok: bool,
+                  reason: str) -> Evaluation:
+        """Accuracy (unless pruned), objectives and constraints of a priced design."""
         bad = [m for m, v in metrics.items() if not math.isfinite(v)]
         if bad:
-            why = "" if res.feasible[0] else f" (infeasible: {res.reason[0]})"
+            why = "" if hw_ok else f" (infeasible: {reason})"
             raise ValueError(f"cost model returned non-finite {bad[0]} = {metrics[bad[0]]}{why}")
-        hw_ok = bool(res.feasible[0])
         attrs: dict[str, Any] = dict(metrics, hw_feasible=hw_ok)
         cost_violations = [v for (c, _), v in zip(self.limits, self._violations(metrics))
                            if c.metric != "accuracy"]
         skip = ""
         if not hw_ok:
-            skip = f"infeasible: {res.reason[0]}"
+            skip = f"infeasible: {reason}"
         elif any(v > 0 for v in cost_violations):
             skip = "over a hard limit: " + ", ".join(
                 n for n, (c, _), v in zip(self.constraint_names()[1:], self.limits,

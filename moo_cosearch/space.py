@@ -45,7 +45,7 @@ if TYPE_CHECKING:  # heavy imports stay lazy
     import optuna
     from pymoo.core.problem import Problem
 
-__all__ = ["Param", "JointSpace", "load_space", "list_spaces", "SpaceError"]
+__all__ = ["DEFAULT_VIEW", "Param", "JointSpace", "SpaceError", "VIEWS", "list_spaces", "load_space"]
 
 Value = int | float | str
 _PACKAGE = "moo_cosearch.builtin_spaces"
@@ -54,6 +54,16 @@ _GROUPS = ("nas", "has")
 
 class SpaceError(ValueError):
     """A space definition or a design that does not fit its space."""
+
+
+#: How ordered grids reach Optuna: grid positions (``IntDistribution``) or values (categorical).
+VIEWS: tuple[str, ...] = ("index", "categorical")
+DEFAULT_VIEW = "categorical"
+
+
+def _check_view(view: str) -> None:
+    if view not in VIEWS:
+        raise SpaceError(f"view must be one of {list(VIEWS)}, got {view!r}")
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -259,18 +269,58 @@ class JointSpace:
 
     # -- Optuna ---------------------------------------------------------------------------
     @property
-    def distributions(self) -> dict[str, "optuna.distributions.CategoricalDistribution"]:
-        """Searched parameters as Optuna distributions holding the real values."""
-        from optuna.distributions import CategoricalDistribution
+    def distributions(self) -> dict[str, "optuna.distributions.BaseDistribution"]:
+        """Searched parameters as Optuna distributions in the default view."""
+        return self.distributions_for(DEFAULT_VIEW)
 
-        return {p.name: CategoricalDistribution(list(p.choices)) for p in self._searched}
+    def distributions_for(self, view: str) -> dict[str, "optuna.distributions.BaseDistribution"]:
+        """Searched parameters as Optuna distributions.
 
-    def suggest(self, trial: "optuna.trial.BaseTrial") -> dict[str, Value]:
-        """Suggest every searched parameter on ``trial``; returns the full design (fixed too)."""
+        Args:
+            view: how ordered grids reach Optuna (see :data:`VIEWS`): ``"index"`` as
+                ``IntDistribution(0, k - 1)`` over grid positions, so TPE, GPSampler and fANOVA
+                see the order; ``"categorical"`` as ``CategoricalDistribution`` of the values.
+                Unordered grids (names) are categorical in both views.
+        """
+        from optuna.distributions import CategoricalDistribution, IntDistribution
+
+        _check_view(view)
+        return {p.name: IntDistribution(0, len(p.choices) - 1)
+                if view == "index" and p.ordered else CategoricalDistribution(list(p.choices))
+                for p in self._searched}
+
+    def suggest(self, trial: "optuna.trial.BaseTrial", view: str = DEFAULT_VIEW
+                ) -> dict[str, Value]:
+        """Suggest every searched parameter on ``trial`` (in ``view``, see
+        :meth:`distributions_for`); returns the full design with real values (fixed ones too)."""
+        _check_view(view)
         out: dict[str, Value] = {}
         for p in self.params:
-            out[p.name] = p.choices[0] if p.fixed else trial.suggest_categorical(p.name, list(p.choices))
+            if p.fixed:
+                out[p.name] = p.choices[0]
+            elif view == "index" and p.ordered:
+                out[p.name] = p.choices[trial.suggest_int(p.name, 0, len(p.choices) - 1)]
+            else:
+                out[p.name] = trial.suggest_categorical(p.name, list(p.choices))
         return out
+
+    def design_of(self, trial: "optuna.trial.FrozenTrial") -> dict[str, Value]:
+        """The design (real values, fixed parameters filled in) a trial evaluated, in either
+        view: a parameter suggested as ``IntDistribution(0, k - 1)`` over a grid of k values is
+        a grid position.
+
+        Raises:
+            SpaceError: the trial's parameters do not fit this space.
+        """
+        from optuna.distributions import IntDistribution
+
+        params = dict(trial.params)
+        for name, dist in trial.distributions.items():
+            p = self._by_name.get(name)
+            if (p is not None and isinstance(dist, IntDistribution) and dist.low == 0
+                    and dist.high == len(p.choices) - 1 and dist.step == 1 and not dist.log):
+                params[name] = p.choices[int(params[name])]
+        return self.validate(params)
 
     # -- sampling, validation -------------------------------------------------------------
     def sample(self, n: int, seed: int | None = None) -> list[dict[str, Value]]:

@@ -15,14 +15,15 @@ here imports the rest of ``moo_cosearch``: the study passes these options in.
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["QEHVISampler", "STUDY_OPTIONS", "create_sampler", "list_samplers",
-           "register_sampler", "sampler_study_options"]
+__all__ = ["MissingDependencyError", "QEHVISampler", "STUDY_OPTIONS", "create_sampler",
+           "list_samplers", "register_sampler", "sampler_study_options"]
 
 #: The options a sampler may take from the study (see the module docstring).
 STUDY_OPTIONS = frozenset({"reference_point", "ordered"})
@@ -37,6 +38,28 @@ def __getattr__(name: str) -> Any:
 
 
 SamplerFactory = Callable[..., "optuna.samplers.BaseSampler"]
+
+
+class MissingDependencyError(ImportError, ValueError):
+    """A sampler's optional dependency is not installed (an ``ImportError``, and a
+    ``ValueError`` like every other bad sampler choice, so the CLI reports it in one line)."""
+
+
+#: pip requirement of each module a sampler may need (as pinned in pyproject.toml).
+_REQUIREMENTS = {"torch": "torch>=2.1", "botorch": "botorch>=0.18,<0.19"}
+
+
+def _require_modules(sampler: str, *modules: str) -> None:
+    """Raise :class:`MissingDependencyError` (one line: what is missing, how to install it)
+    when one of ``modules`` cannot be imported; checked when the sampler is made, not in its
+    first trial."""
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        reqs = " ".join(f"'{_REQUIREMENTS.get(m, m)}'" for m in missing)
+        raise MissingDependencyError(
+            f"sampler {sampler!r} needs {', '.join(missing)}, which "
+            f"{'is' if len(missing) == 1 else 'are'} not installed: pip install {reqs} "
+            f"(with -c constraints.txt in a checkout, for the CPU torch wheel)")
 
 
 @dataclass(frozen=True)
@@ -58,6 +81,7 @@ def _optuna_sampler(class_name: str, **defaults: Any) -> SamplerFactory:
 
 
 def _qehvi(seed: int | None = None, **options: Any) -> "optuna.samplers.BaseSampler":
+    _require_modules("qnehvi" if options.get("noisy") else "qehvi", "torch", "botorch")
     from ._qehvi_sampler import QEHVISampler
 
     return QEHVISampler(seed=seed, **options)
@@ -123,6 +147,8 @@ def create_sampler(name: str, *, seed: int | None = None,
 
     Raises:
         ValueError: unknown name (the message lists the known ones) or a bad option.
+        MissingDependencyError: (also a ``ValueError``) the sampler needs a package that is
+            not installed, e.g. torch / botorch for ``qehvi``.
     """
     factory = _entry(name).factory
     try:

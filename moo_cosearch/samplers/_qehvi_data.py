@@ -5,8 +5,9 @@
   column), ``C`` (constraint values, feasible when <= 0) and ``feasible``. Trials with a
   non-finite value are left out, and so are constraints that never varied (no information).
 - RUNNING trials → pending designs: the parameters suggested so far, completed by what the
-  sampler proposed for the trial (stored as the JSON system attr :data:`PARAMS_KEY` when it
-  proposed), so that workers sharing a storage see each other's designs in flight.
+  sampler proposed for the trial (stored as the JSON system attr :data:`PARAMS_KEY` when the
+  model proposed it, :data:`STARTUP_KEY` for a start-up design), so that workers sharing a
+  storage see each other's designs in flight.
 """
 
 from __future__ import annotations
@@ -19,15 +20,17 @@ from optuna.trial import FrozenTrial
 
 from ._encoding import Encoder
 
-__all__ = ["PARAMS_KEY", "observations", "pending_params"]
+__all__ = ["PARAMS_KEY", "STARTUP_KEY", "observations", "pending_params"]
 
 #: Trial system attr holding the sampler's proposal (JSON param dict).
 PARAMS_KEY = "moo_cosearch:qehvi_params"
+#: Trial system attr holding a start-up (random, de-duplicated) design (JSON param dict).
+STARTUP_KEY = "moo_cosearch:qehvi_startup_params"
 
 
 def pending_params(trial: FrozenTrial) -> dict[str, Any]:
     """Params of a RUNNING trial: those suggested so far plus what the sampler proposed."""
-    stored = trial.system_attrs.get(PARAMS_KEY)
+    stored = trial.system_attrs.get(PARAMS_KEY) or trial.system_attrs.get(STARTUP_KEY)
     params = json.loads(stored) if stored else {}
     params.update(trial.params)
     return params

@@ -14,12 +14,18 @@ generator, last GP hyperparameters, refit counter) and wires one proposal per tr
 6. gradient refinement of the float parameters of the best few: :mod:`._qehvi_refine`.
 
 Designs being evaluated by other workers (RUNNING trials, shared through system attrs) enter as
-pending points, so parallel workers on one storage do not propose the same design.
+pending points, so parallel workers on one storage do not propose the same design. Threads of
+one process (``study.optimize(..., n_jobs=k)``) share the sampler: a per-sampler lock covers
+reading the trials, proposing and writing the proposal, so each thread sees the designs the
+others proposed before it. Start-up designs (random, from the independent sampler) are drawn
+in the same way once the search space is known, redrawn while they repeat an evaluated or
+pending design, and recorded too (:data:`~._qehvi_data.STARTUP_KEY`).
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import time
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
@@ -31,7 +37,7 @@ from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from ._encoding import Encoder
-from ._qehvi_data import PARAMS_KEY, observations, pending_params
+from ._qehvi_data import PARAMS_KEY, STARTUP_KEY, observations, pending_params
 from ._qehvi_pool import Prescreen, candidate_pool, row_keys
 
 if TYPE_CHECKING:
@@ -77,6 +83,14 @@ class QEHVISampler(BaseSampler):
         torch_threads: torch CPU threads while proposing (restored afterwards); the matrices
             are small, and more threads mostly contend with each other and other workers.
         independent_sampler: for parameters outside the relative search space and start-up.
+        startup_tries: start-up draws per trial at most while they repeat an evaluated or
+            pending design (in a space that is nearly exhausted the last draw is kept).
+
+    Proposals are distinct from the evaluated designs and those in flight (RUNNING trials of
+    this or any worker sharing the storage): in one process the proposal is made under a
+    per-sampler lock (so ``n_jobs`` threads propose one after another; the objective still
+    runs in parallel); across processes two workers reading the storage at the same instant
+    can still propose the same design.
     """
 
     def __init__(self, *, seed: int | None = None, n_startup_trials: int = 10,
@@ -88,7 +102,11 @@ class QEHVISampler(BaseSampler):
                  ordered: Mapping[str, bool] | None = None,
                  prescreen: Prescreen | None = None,
                  device: str | None = None, torch_threads: int = 1,
-                 independent_sampler: BaseSampler | None = None) -> None:
+                 independent_sampler: BaseSampler | None = None,
+                 startup_tries: int = 100) -> None:
+        self._lock = threading.Lock()
+        self._startup_designs: dict[int, dict[str, Any]] = {}  # trial id -> start-up design
+        self._startup_tries = max(1, startup_tries)
         self._rng = np.random.default_rng(seed)
         self._seed = seed
         self._n_startup = n_startup_trials
@@ -117,6 +135,15 @@ class QEHVISampler(BaseSampler):
         self._fits_since = 0
         self.last_timing: dict[str, float] = {}
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        del state["_lock"]  # a lock does not pickle; each copy gets its own
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     # -- BaseSampler ------------------------------------------------------------------------
     def reseed_rng(self) -> None:
         self._rng = np.random.default_rng()
@@ -129,6 +156,11 @@ class QEHVISampler(BaseSampler):
 
     def sample_independent(self, study: Study, trial: FrozenTrial, param_name: str,
                            param_distribution: BaseDistribution) -> Any:
+        design = self._startup_designs.get(trial._trial_id)
+        if design is not None and param_name in design:
+            value = design[param_name]
+            if param_distribution._contains(param_distribution.to_internal_repr(value)):
+                return value
         return self._independent.sample_independent(study, trial, param_name,
                                                     param_distribution)
 
@@ -137,36 +169,70 @@ class QEHVISampler(BaseSampler):
 
     def after_trial(self, study: Study, trial: FrozenTrial, state: TrialState,
                     values: Sequence[float] | None) -> None:
+        self._startup_designs.pop(trial._trial_id, None)
         self._independent.after_trial(study, trial, state, values)
 
     def sample_relative(self, study: Study, trial: FrozenTrial,
                         search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
-        import torch
-
         if not search_space:
             return {}
-        # Fresh from the storage: Study.get_trials bypasses the study's per-thread trial cache,
-        # and optuna's _CachedStorage (RDB) re-reads every unfinished trial on each call, so
-        # other workers' RUNNING trials and their proposals (system attrs) are current.
-        trials = study.get_trials(deepcopy=False,
-                                  states=(TrialState.COMPLETE, TrialState.RUNNING))
-        done = [t for t in trials if t.state == TrialState.COMPLETE
-                and search_space.keys() <= t.params.keys()]
-        if len(done) < self._n_startup:
-            return {}
-        running = [t for t in trials if t.state == TrialState.RUNNING
-                   and t.number != trial.number
-                   and search_space.keys() <= pending_params(t).keys()]
+        # One proposal at a time per sampler: threads of one process (n_jobs > 1) would
+        # otherwise read the trials at the same time and miss each other's proposals, written
+        # only once proposed (and share the random generator and GP state mid-proposal).
+        with self._lock:
+            # Fresh from the storage: Study.get_trials bypasses the study's per-thread trial
+            # cache, and optuna's _CachedStorage (RDB) re-reads every unfinished trial on each
+            # call, so other workers' RUNNING trials and their proposals (system attrs) are
+            # current.
+            trials = study.get_trials(deepcopy=False,
+                                      states=(TrialState.COMPLETE, TrialState.RUNNING))
+            done = [t for t in trials if t.state == TrialState.COMPLETE
+                    and search_space.keys() <= t.params.keys()]
+            running = [t for t in trials if t.state == TrialState.RUNNING
+                       and t.number != trial.number
+                       and search_space.keys() <= pending_params(t).keys()]
+            startup = len(done) < self._n_startup
+            if startup:
+                params = self._startup(study, trial, done, running, search_space)
+                # Start-up trials stay "independent" (sample_relative returns {}, as in the
+                # other Optuna samplers); sample_independent hands out this design.
+                self._startup_designs[trial._trial_id] = params
+            else:
+                params = self._propose_model(study, done, running, search_space)
+            # Optuna has no public way for a sampler to write a trial's system attr (it
+            # receives a FrozenTrial; Trial.set_system_attr was removed): its own samplers
+            # (NSGA-II, TPE, GP, CMA-ES) call the storage like this.
+            study._storage.set_trial_system_attr(trial._trial_id,
+                                                 STARTUP_KEY if startup else PARAMS_KEY,
+                                                 json.dumps(params, default=_plain))
+        return {} if startup else params
+
+    def _propose_model(self, study: Study, done: list[FrozenTrial],
+                       running: list[FrozenTrial],
+                       search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
+        """The model's proposal, torch limited to ``torch_threads`` while it is made."""
+        import torch
+
         threads = torch.get_num_threads()
         torch.set_num_threads(self._threads)  # small matrices: extra threads only contend
         try:
-            params = self._propose(study, done, running, search_space)
+            return self._propose(study, done, running, search_space)
         finally:
             torch.set_num_threads(threads)
-        # Optuna has no public way for a sampler to write a trial's system attr (it receives a
-        # FrozenTrial; Trial.set_system_attr was removed): its own samplers (NSGA-II, TPE, GP,
-        # CMA-ES) call the storage like this.
-        study._storage.set_trial_system_attr(trial._trial_id, PARAMS_KEY, json.dumps(params))
+
+    def _startup(self, study: Study, trial: FrozenTrial, done: list[FrozenTrial],
+                 running: list[FrozenTrial],
+                 search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
+        """A start-up design from the independent sampler, redrawn (``startup_tries`` at most)
+        while it repeats an evaluated or pending design."""
+        enc = Encoder(search_space, self._ordered)  # any exact encoding tells repeats apart
+        designs = [t.params for t in done] + [pending_params(t) for t in running]
+        seen = row_keys(enc.encode(designs)) if designs else set()
+        for _ in range(self._startup_tries):
+            params = {name: self._independent.sample_independent(study, trial, name, dist)
+                      for name, dist in search_space.items()}
+            if enc.encode([params])[0].tobytes() not in seen:
+                break
         return params
 
     # -- one proposal -------------------------------------------------------------------------
@@ -262,3 +328,10 @@ class QEHVISampler(BaseSampler):
         best = refine(enc, starts, acq, float_cols, seen, self._refine_maxiter, self._prescreen)
         self.last_timing["refine_s"] = time.perf_counter() - t2
         return best
+
+
+def _plain(value: Any) -> Any:
+    """JSON fallback for numpy scalars an independent sampler may hand out."""
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot store {type(value).__name__} {value!r} as a trial attribute")
