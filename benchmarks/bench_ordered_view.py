@@ -23,7 +23,7 @@ import argparse
 import json
 import platform
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
@@ -102,20 +102,33 @@ def main() -> None:
     ap.add_argument("--gp-trials", type=int, default=80, help="budget of the (slow) gp sampler")
     ap.add_argument("--jobs", type=int, default=2, help="runs in parallel processes")
     ap.add_argument("--tag", default="")
+    ap.add_argument("--resume", action="store_true",
+                    help="keep the runs already in the .jsonl and run only the missing ones")
     args = ap.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
     jobs = [(pr, sa, view, seed, args.gp_trials if sa == "gp" else args.trials)
             for pr in args.problems.split(",") for sa in args.samplers.split(",")
             for view in ("categorical", "index") for seed in seeds]
-    t0 = time.perf_counter()
-    with ProcessPoolExecutor(args.jobs) as pool:
-        runs = list(pool.map(run_one, *zip(*jobs)))
-    wall = time.perf_counter() - t0
     RESULTS.mkdir(exist_ok=True)
     stem = "ordered_view" + (f"_{args.tag}" if args.tag else "")
-    with open(RESULTS / f"{stem}.jsonl", "w") as fh:
-        for r in runs:
+    path = RESULTS / f"{stem}.jsonl"
+    done = [json.loads(line) for line in path.read_text().splitlines()] \
+        if args.resume and path.exists() else []
+    have = {(r["problem"], r["sampler"], r["view"], r["seed"], r["trials"]) for r in done}
+    todo = sorted((j for j in jobs if j not in have), key=lambda j: j[1] == "gp")  # gp last
+    t0 = time.perf_counter()
+    with open(path, "a" if args.resume else "w") as fh, ProcessPoolExecutor(args.jobs) as pool:
+        for fut in as_completed([pool.submit(run_one, *j) for j in todo]):
+            r = fut.result()
             fh.write(json.dumps(r) + "\n")
+            fh.flush()
+            done.append(r)
+            print(f"{r['problem']} {r['sampler']} {r['view']} seed {r['seed']}: "
+                  f"{r['seconds']:.0f} s", flush=True)
+    wall = time.perf_counter() - t0
+    want = set(jobs)
+    runs = [r for r in done if (r["problem"], r["sampler"], r["view"], r["seed"], r["trials"])
+            in want]
     lines = [f"# Ordered grids: categorical vs index view ({platform.node()}, "
              f"{platform.processor() or platform.machine()}, {wall:.0f} s wall, "
              f"{args.jobs} processes)", "",
