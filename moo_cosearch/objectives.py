@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 from ._toml import builtin_names, read_declaration
 from .accuracy import CachedAccuracy, check_spec, make_accuracy
 from .hardware import COST_FIELDS, CostBackend, backend_metrics, get_backend
+from .space import DEFAULT_VIEW
 
 if TYPE_CHECKING:
     import optuna
@@ -206,8 +207,10 @@ class Objective:
 
     def __init__(self, space: "JointSpace", objectives: ObjectiveSet,
                  accuracy: Callable[[Mapping[str, Any]], float] | None = None,
-                 cost: CostBackend | None = None, catch_errors: bool = True) -> None:
+                 cost: CostBackend | None = None, catch_errors: bool = True,
+                 view: str = DEFAULT_VIEW) -> None:
         self.space = space
+        self.view = view
         self.objectives = objectives
         self.cost = cost if cost is not None else get_backend(objectives.cost)
         used = set(objectives.metric_names) | {c.metric for c in objectives.constraints}
@@ -380,7 +383,9 @@ class Objective:
         return m["accuracy"] * (m["latency_ms"] / t_lat) ** w0 * (m["area_mm2"] / t_area) ** w1
 
     def __call__(self, trial: "optuna.trial.Trial") -> Sequence[float] | float:
-        design = self.space.suggest(trial)
+        design = self.space.suggest(trial, self.view)
+        if self.view != "categorical":   # trial.params hold grid positions: keep the values too
+            trial.set_user_attr("design", design)
         try:
             ev = self.evaluate(design)
         except Exception as e:  # noqa: BLE001 - a failing evaluation fails the trial, not the study
@@ -400,7 +405,8 @@ class Objective:
 
 def make_objective(space: "JointSpace", objectives: ObjectiveSet | str | Path, *,
                    accuracy: Callable[[Mapping[str, Any]], float] | None = None,
-                   cost: CostBackend | str | None = None, catch_errors: bool = True) -> Objective:
+                   cost: CostBackend | str | None = None, catch_errors: bool = True,
+                   view: str = DEFAULT_VIEW) -> Objective:
     """The callable to hand to ``study.optimize``.
 
     Args:
@@ -410,7 +416,11 @@ def make_objective(space: "JointSpace", objectives: ObjectiveSet | str | Path, *
         cost: a backend (or its name) overriding the set's ``cost``.
         catch_errors: when True (default) an exception while evaluating marks the trial FAIL
             (with the message in its ``error`` user attr) and the study goes on.
+        view: how ordered grids reach the sampler (:meth:`JointSpace.distributions_for`):
+            ``"categorical"`` values or ``"index"`` grid positions (the design's values are
+            then also kept in the trial's ``design`` user attr).
     """
     obj = load_objectives(objectives)
     backend = get_backend(cost) if isinstance(cost, str) else cost
-    return Objective(space, obj, accuracy=accuracy, cost=backend, catch_errors=catch_errors)
+    return Objective(space, obj, accuracy=accuracy, cost=backend, catch_errors=catch_errors,
+                     view=view)

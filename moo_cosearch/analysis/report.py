@@ -22,12 +22,20 @@ if TYPE_CHECKING:
 __all__ = ["pareto_rows", "write_report"]
 
 
+def _values(trial: "optuna.trial.FrozenTrial") -> dict:
+    """The trial's searched parameters as grid values: in the index view its params hold grid
+    positions and the values are in its ``design`` user attr."""
+    design = trial.user_attrs.get("design", {})
+    return {k: design.get(k, v) for k, v in trial.params.items()}
+
+
 def pareto_rows(study: "optuna.Study", objectives: ObjectiveSet) -> list[dict]:
     """One dict per feasible Pareto design (the first trial of each distinct design): number,
     objectives, costs, then every parameter."""
     rows, seen = [], set()
     for t in sorted(pareto_trials(study), key=lambda t: t.number):
-        key = tuple(sorted(t.params.items()))
+        values = _values(t)
+        key = tuple(sorted(values.items()))
         if key in seen:
             continue
         seen.add(key)
@@ -36,7 +44,7 @@ def pareto_rows(study: "optuna.Study", objectives: ObjectiveSet) -> list[dict]:
         for m in ("accuracy",) + COST_METRICS:
             if m not in row and m in t.user_attrs:
                 row[m] = t.user_attrs[m]
-        row.update(t.params)
+        row.update(values)
         rows.append(row)
     sign = -1 if study.directions[0].name == "MAXIMIZE" else 1
     return sorted(rows, key=lambda r: sign * r[objectives.metric_names[0]])

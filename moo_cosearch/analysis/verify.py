@@ -40,7 +40,7 @@ def verify_pareto(study: "optuna.Study", backend: "CostBackend | str",
     trials = pareto_trials(study)
     if not trials:
         return {"n": 0, "rows": [], "metrics": {}, "feasibility_disagreements": 0, "errors": 0}
-    designs = [space.validate(t.params) for t in trials]
+    designs = [space.design_of(t) for t in trials]
     real = {m: np.full(len(trials), np.nan) for m in backend.metrics}
     feasible = np.zeros(len(trials), dtype=bool)
     errors = [""] * len(trials)
