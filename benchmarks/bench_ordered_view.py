@@ -39,18 +39,6 @@ PROBLEMS = {
 }
 
 
-def _suggest(space, trial, view: str) -> dict:
-    design = {}
-    for p in space.params:
-        if p.fixed:
-            design[p.name] = p.choices[0]
-        elif view == "index" and p.ordered:
-            design[p.name] = p.choices[trial.suggest_int(p.name, 0, len(p.choices) - 1)]
-        else:
-            design[p.name] = trial.suggest_categorical(p.name, list(p.choices))
-    return design
-
-
 def run_one(problem: str, sampler: str, view: str, seed: int, trials: int) -> dict:
     import optuna
 
@@ -70,7 +58,7 @@ def run_one(problem: str, sampler: str, view: str, seed: int, trials: int) -> di
     points = []
 
     def fn(trial):
-        ev = objective.evaluate(_suggest(space, trial, view))
+        ev = objective.evaluate(space.suggest(trial, view))
         for k, v in ev.constraints.items():
             trial.set_constraint(k, v)
         if ev.feasible:

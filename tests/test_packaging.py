@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -17,33 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from conftest import pip
+
 ROOT = Path(__file__).resolve().parents[1]
 SPACES = ["nahas-effnetb0-edge", "nahas-mbv2-edge", "nb201-device", "nb201-edge"]
-IGNORE = shutil.ignore_patterns(".git", "build", "dist", "*.egg-info", "__pycache__", "*.pyc",
-                                ".pytest_cache", ".venv", "runs", "shared_copy", "*.whl")
-
-
-def _pip(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1"}
-    proc = subprocess.run([sys.executable, "-m", "pip", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, f"pip {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
-    return proc
-
-
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory) -> Path:
-    pytest.importorskip("setuptools", reason="building the wheel needs setuptools "
-                                             "(--no-build-isolation)")
-    tmp = tmp_path_factory.mktemp("pkg")
-    src = tmp / "src"
-    shutil.copytree(ROOT, src, ignore=IGNORE)
-    out = tmp / "wheels"
-    _pip("wheel", "--no-deps", "--no-build-isolation", "--no-index", "-w", str(out), str(src),
-         cwd=tmp)
-    wheels = sorted(out.glob("moo_cosearch-*.whl"))
-    assert len(wheels) == 1, list(out.iterdir())
-    return wheels[0]
 
 
 def test_wheel_contents(wheel):
@@ -80,7 +56,7 @@ def test_wheel_contents(wheel):
 
 def test_installed_wheel_works_without_source_tree(wheel, tmp_path):
     site = tmp_path / "site"
-    _pip("install", "--no-deps", "--no-index", "--target", str(site), str(wheel), cwd=tmp_path)
+    pip("install", "--no-deps", "--no-index", "--target", str(site), str(wheel), cwd=tmp_path)
     assert (site / "moo_cosearch" / "builtin_spaces" / "nb201-edge.toml").is_file()
     script = (
         "import json, moo_cosearch\n"

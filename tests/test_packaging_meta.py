@@ -1,20 +1,15 @@
-"""Package metadata and dependency bounds: the wheel carries the MIT LICENSE, classifiers,
-project URLs and the runtime requirements (greenlet among them, botorch bounded to the series
+"""Package metadata and dependency bounds: the wheel carries the MIT LICENSE, classifiers
+and the runtime requirements (greenlet among them, botorch bounded to the series
 whose priors ``samplers/_gpfit.py`` copies); our fast GP fit agrees with BoTorch's own
 ``fit_gpytorch_mll`` on that series; ``create_sampler("qehvi")`` names a missing torch /
 botorch at once instead of failing inside the first trial.
 
-As in ``test_packaging.py``, the project is copied to a temporary directory before the wheel
-is built (pip builds a local directory in place)."""
+The wheel is the one ``conftest.wheel`` builds once from a copy of the tree."""
 
 from __future__ import annotations
 
 import importlib.util
 import math
-import os
-import shutil
-import subprocess
-import sys
 import zipfile
 from email.parser import Parser
 from pathlib import Path
@@ -22,9 +17,6 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-IGNORE = shutil.ignore_patterns(".git", "build", "dist", "*.egg-info", "__pycache__", "*.pyc",
-                                ".pytest_cache", ".venv", "runs", "shared_copy", "*.whl",
-                                "studies", "results")
 
 try:
     import tomllib
@@ -34,24 +26,6 @@ except ModuleNotFoundError:  # Python 3.10
 
 def _pyproject() -> dict:
     return tomllib.loads((ROOT / "pyproject.toml").read_text())
-
-
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory) -> Path:
-    pytest.importorskip("setuptools", reason="building the wheel needs setuptools "
-                                             "(--no-build-isolation)")
-    tmp = tmp_path_factory.mktemp("meta")
-    src = tmp / "src"
-    shutil.copytree(ROOT, src, ignore=IGNORE)
-    out = tmp / "wheels"
-    env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1"}
-    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps",
-                           "--no-build-isolation", "--no-index", "-w", str(out), str(src)],
-                          cwd=tmp, env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, f"pip wheel failed:\n{proc.stdout}\n{proc.stderr}"
-    wheels = sorted(out.glob("moo_cosearch-*.whl"))
-    assert len(wheels) == 1, list(out.iterdir())
-    return wheels[0]
 
 
 @pytest.fixture(scope="module")

@@ -44,14 +44,7 @@ PARAMS_KEY = "moo_cosearch:qehvi_params"  # system attr holding a model proposal
 SMALL = dict(n_candidates=256, n_rescore=16, mc_samples=16)  # fast pools for the Optuna suites
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_threaded_torch():
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("single_threaded_torch")
 
 
 def small(seed: int | None = 0, n_startup_trials: int = 2, **kw) -> QEHVISampler:

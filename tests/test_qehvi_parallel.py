@@ -34,14 +34,7 @@ OBJS = "nb201-cifar10-latency-area"
 PARAMS_KEY = "moo_cosearch:qehvi_params"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_threaded_torch():
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("single_threaded_torch")
 
 
 def _key(params) -> tuple:

@@ -1,0 +1,53 @@
+"""Fixtures shared by several test modules."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+_IGNORE = shutil.ignore_patterns(".git", "build", "dist", "*.egg-info", "__pycache__", "*.pyc",
+                                 ".pytest_cache", ".venv", "runs", "shared_copy", "*.whl",
+                                 "studies", "results")
+
+
+def pip(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """Run pip of this interpreter; fail the test with its output when it fails."""
+    env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1"}
+    proc = subprocess.run([sys.executable, "-m", "pip", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, f"pip {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
+    return proc
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory) -> Path:
+    """The project's wheel, built once from a copy of the tree (pip builds a local directory in
+    place, and building in the checkout would write ``build/`` and ``*.egg-info`` there)."""
+    pytest.importorskip("setuptools", reason="building the wheel needs setuptools "
+                                             "(--no-build-isolation)")
+    tmp = tmp_path_factory.mktemp("pkg")
+    src = tmp / "src"
+    shutil.copytree(ROOT, src, ignore=_IGNORE)
+    out = tmp / "wheels"
+    pip("wheel", "--no-deps", "--no-build-isolation", "--no-index", "-w", str(out), str(src),
+        cwd=tmp)
+    wheels = sorted(out.glob("moo_cosearch-*.whl"))
+    assert len(wheels) == 1, list(out.iterdir())
+    return wheels[0]
+
+
+@pytest.fixture(scope="module")
+def single_threaded_torch():
+    """torch on one thread for the module (small GP matrices: more threads only contend)."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
