@@ -165,7 +165,7 @@ def main() -> None:
     for flat in worst:
         i, j = np.unravel_index(flat, ratio.shape)
         hwi = {p: ok[i]["hw"][p] for p in EDGE_PARAMS}
-        t_dram = r.extra["layer_dram_bytes"][i, j] / (hwi["io_bandwidth_gbps"] * 1e9) * 1e3
+        t_dram = r.extra["layer_dram_bytes"][i, j] / (hwi["io_bandwidth_gbyte_s"] * 1e9) * 1e3
         bound = "DRAM" if t_dram >= ours_ll[i, j] * (1 - 1e-9) else "compute"
         lines.append(f"| {json.dumps(hwi)} | {net[j].name} | {net[j].kind} | "
                      f"{ours_ll[i, j]:.4g} | {zz_llat[i, j]:.4g} | "

@@ -33,6 +33,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
@@ -45,7 +46,8 @@ if TYPE_CHECKING:  # heavy imports stay lazy
     import optuna
     from pymoo.core.problem import Problem
 
-__all__ = ["DEFAULT_VIEW", "Param", "JointSpace", "SpaceError", "VIEWS", "list_spaces", "load_space"]
+__all__ = ["DEFAULT_VIEW", "JointSpace", "Param", "RENAMED_PARAMS", "SpaceError", "VIEWS",
+           "list_spaces", "load_space"]
 
 Value = int | float | str
 _PACKAGE = "moo_cosearch.builtin_spaces"
@@ -54,6 +56,22 @@ _GROUPS = ("nas", "has")
 
 class SpaceError(ValueError):
     """A space definition or a design that does not fit its space."""
+
+
+#: Renamed parameters: old name → new name. Spaces and designs using an old name still load
+#: (with a DeprecationWarning); the space itself only knows the new one.
+RENAMED_PARAMS: dict[str, str] = {
+    "io_bandwidth_gbps": "io_bandwidth_gbyte_s",   # the unit is GB/s, not Gbit/s
+}
+
+
+def _renamed(name: str, where: str) -> str:
+    new = RENAMED_PARAMS.get(name)
+    if new is None:
+        return name
+    warnings.warn(f"{where}: parameter {name!r} is now {new!r} (same values, GB/s); "
+                  f"rename it", DeprecationWarning, stacklevel=3)
+    return new
 
 
 #: How ordered grids reach Optuna: grid positions (``IntDistribution``) or values (categorical).
@@ -168,7 +186,7 @@ def _params_from_specs(specs: Sequence[Mapping[str, Any]]) -> list[Param]:
                 raise SpaceError(f"{pattern}: a name with an 'i' range must contain '{{i}}'")
             names = [pattern.replace("{i}", str(i)) for i in range(rng[0], rng[1] + 1)]
         else:
-            names = [pattern]
+            names = [_renamed(pattern, "space")]
         out.extend(_make_param(spec, n) for n in names)
     return out
 
@@ -340,6 +358,9 @@ class JointSpace:
         if not isinstance(params, Mapping):
             raise SpaceError(f"a design must be a mapping of parameter names to values, "
                              f"got {type(params).__name__}")
+        if any(k in RENAMED_PARAMS for k in params):
+            params = {(_renamed(k, "design") if k in RENAMED_PARAMS and k not in self._by_name
+                       else k): v for k, v in params.items()}
         unknown = [k for k in params if k not in self._by_name]
         if unknown:
             raise SpaceError(f"unknown parameter {unknown[0]!r}; space {self.name!r} has "

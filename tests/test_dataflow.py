@@ -20,7 +20,7 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 # P = 2*2 = 4 PEs, Ln = 2 lanes, S = 4 SIMD units, RF 1 KB, LM 1 MB, 1000 GB/s (compute-bound)
 HW = {"pes_x": 2, "pes_y": 2, "simd_units": 4, "compute_lanes": 2, "register_file_kb": 1,
-      "local_memory_mb": 1, "io_bandwidth_gbps": 1000}
+      "local_memory_mb": 1, "io_bandwidth_gbyte_s": 1000}
 # pwconv 8 -> 16 channels on 4x4: K=16, Cg=8, PIX=16, MACs = 16*16*8 = 2048,
 # W = 128 B, I = 128 B, O = 256 B
 PW = Layer("pwconv", 8, 16, 4, 4, 4, 4)
@@ -88,7 +88,7 @@ def test_residency_rules_in_the_default_mode():
 
 
 def test_dram_bound_layer_picks_least_traffic_among_ties():
-    r = run(PW, {**HW, "io_bandwidth_gbps": 1}, layer_by_layer=True)
+    r = run(PW, {**HW, "io_bandwidth_gbyte_s": 1}, layer_by_layer=True)
     # every mapping: 512 B / 1e9 B/s = 512 ns > 40 ns compute: all tie, cp has least LM traffic
     assert r.latency_ms[0] == pytest.approx(512e-6)
     assert r.extra["layer_mapping"][0, 0] == "cp"

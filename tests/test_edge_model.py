@@ -12,7 +12,7 @@ from moo_cosearch.hardware.edge import (BASELINE, EDGE_PARAMS, edge_area_breakdo
 # 1x1 PE, 1 lane, 16 SIMD units; 32 KB RF and 1 MB LM are Horowitz's sample points, so the
 # SRAM energies are exactly 20/8 = 2.5 pJ/B (RF) and 100/8 = 12.5 pJ/B (LM).
 TINY = {"pes_x": 1, "pes_y": 1, "simd_units": 16, "compute_lanes": 1, "register_file_kb": 32,
-        "local_memory_mb": 1, "io_bandwidth_gbps": 10}
+        "local_memory_mb": 1, "io_bandwidth_gbyte_s": 10}
 
 
 def cost(net, hw, **kw):
@@ -97,7 +97,7 @@ def test_weights_reread_from_local_memory_when_rf_too_small():
 
 def test_memory_bound_fc_by_hand():
     layer = Layer("fc", in_ch=1024, out_ch=1000, in_h=1, in_w=1, out_h=1, out_w=1)
-    hw = {**TINY, "local_memory_mb": 0.5, "io_bandwidth_gbps": 5}
+    hw = {**TINY, "local_memory_mb": 0.5, "io_bandwidth_gbyte_s": 5}
     r = cost([layer], hw, per_layer=True)
     # compute: ceil(1000 / (1*1*16)) * ceil(1024/4) = 63 * 256 = 16128 cycles = 20.16 us
     assert r.extra["compute_cycles"][0] == 16128
@@ -112,7 +112,7 @@ def test_memory_bound_fc_by_hand():
     assert r.extra["utilization"][0] == pytest.approx(1024000 / (164323.84 * 64))
     # On the baseline (16 PEs * 1 MB weight halves) the same weights are resident: only the
     # 2024 B of input and output cross DRAM: max(256 cycles = 0.32 us, 2024 B / 5 GB/s).
-    rb = cost([layer], {**BASELINE, "io_bandwidth_gbps": 5}, per_layer=True)
+    rb = cost([layer], {**BASELINE, "io_bandwidth_gbyte_s": 5}, per_layer=True)
     assert rb.extra["dram_bytes"][0] == 2024
     assert rb.latency_ms[0] == pytest.approx(2024 / 5e9 * 1e3)
 
@@ -223,7 +223,7 @@ def _nets():
 def test_batch_matches_single_designs():
     nets = _nets()
     hws = [TINY, BASELINE,
-           {**BASELINE, "pes_x": 8, "pes_y": 2, "local_memory_mb": 0.5, "io_bandwidth_gbps": 25},
+           {**BASELINE, "pes_x": 8, "pes_y": 2, "local_memory_mb": 0.5, "io_bandwidth_gbyte_s": 25},
            {**BASELINE, "simd_units": 128, "register_file_kb": 8}]
     batch_hw = {k: [h[k] for h in hws] for k in EDGE_PARAMS}
     rb = edge_cost(stack_layers(nets), batch_hw, per_layer=True)

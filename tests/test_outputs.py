@@ -217,7 +217,7 @@ def test_single_objective_report_prints_the_best_design(reward_run, tmp_path, ca
     best = reward_run.best_trial
     assert f"Best design: trial {best.number}, reward " in text
     assert "Pareto set" not in text and "hypervolume" not in text
-    for name in ("edge0", "io_bandwidth_gbps", "latency_ms", "accuracy (%)"):
+    for name in ("edge0", "io_bandwidth_gbyte_s", "latency_ms", "accuracy (%)"):
         assert name in text
     assert set(written) == {"pareto_csv", "pareto_front", "best_value"}
     assert not (tmp_path / "hypervolume.png").exists()

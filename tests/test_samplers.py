@@ -248,7 +248,7 @@ def _nb201_objective(trial):
     d = NB201.suggest(trial)
     work = sum(OP_WEIGHT[d[f"edge{i}"]] for i in range(6))
     pes = d["pes_x"] * d["pes_y"]
-    latency = work * 100.0 / (pes * d["compute_lanes"]) + 1.0 / d["io_bandwidth_gbps"]
+    latency = work * 100.0 / (pes * d["compute_lanes"]) + 1.0 / d["io_bandwidth_gbyte_s"]
     error = 20.0 - work + 0.01 * d["local_memory_mb"]
     return latency, error
 

@@ -34,7 +34,7 @@ EDGE_HAS = {
     "compute_lanes": (1, 2, 4, 8),
     "register_file_kb": (8, 16, 32, 64, 128),
     "local_memory_mb": (0.5, 1, 2, 3, 4),
-    "io_bandwidth_gbps": (5, 10, 15, 20, 25),
+    "io_bandwidth_gbyte_s": (5, 10, 15, 20, 25),
 }
 HAS_CARD = 50_000            # NAHAS Table 1
 S1_NAS_CARD = 8_463_329_722_368   # 3**17 * 2**16, hand-multiplied: 129140163 * 65536
@@ -230,25 +230,25 @@ def test_sample_includes_fixed_params():
 def _nb201_design(**over):
     d = {f"edge{i}": "nor_conv_3x3" for i in range(6)}
     d.update(pes_x=4, pes_y=4, simd_units=64, compute_lanes=4, register_file_kb=32,
-             local_memory_mb=2, io_bandwidth_gbps=15)
+             local_memory_mb=2, io_bandwidth_gbyte_s=15)
     d.update(over)
     return d
 
 
 def test_validate_accepts_numeric_equivalents_and_canonicalises():
     space = load_space("nb201-edge")
-    out = space.validate(_nb201_design(pes_x=2.0, local_memory_mb=1, io_bandwidth_gbps=np.int64(5)))
+    out = space.validate(_nb201_design(pes_x=2.0, local_memory_mb=1, io_bandwidth_gbyte_s=np.int64(5)))
     assert out["pes_x"] == 2 and type(out["pes_x"]) is int
     assert out["local_memory_mb"] == 1.0 and type(out["local_memory_mb"]) is float
-    assert out["io_bandwidth_gbps"] == 5 and type(out["io_bandwidth_gbps"]) is int
+    assert out["io_bandwidth_gbyte_s"] == 5 and type(out["io_bandwidth_gbyte_s"]) is int
     assert list(out) == list(space.names)        # canonical order
 
 
 def test_validate_off_grid_exact_message():
     space = load_space("nb201-edge")
     with pytest.raises(SpaceError) as e:
-        space.validate(_nb201_design(io_bandwidth_gbps=7))
-    assert str(e.value) == "io_bandwidth_gbps must be one of [5, 10, 15, 20, 25], got 7"
+        space.validate(_nb201_design(io_bandwidth_gbyte_s=7))
+    assert str(e.value) == "io_bandwidth_gbyte_s must be one of [5, 10, 15, 20, 25], got 7"
     with pytest.raises(SpaceError) as e:
         space.validate(_nb201_design(local_memory_mb=0.75))
     assert str(e.value) == "local_memory_mb must be one of [0.5, 1.0, 2.0, 3.0, 4.0], got 0.75"
@@ -691,3 +691,31 @@ def test_to_dict_round_trip_hash_with_mixed_int_float_choices():
         {"name": "mem", "group": "has", "choices": [0.5, 1, 2]}]})
     assert toml_twin.definition_hash == space.definition_hash
     assert space.decode([0.5])[0]["mem"] == 1.0 and type(space.decode([0.5])[0]["mem"]) is float
+
+
+# ---------------------------------------------------------------- renamed parameters
+
+
+def test_old_bandwidth_name_still_loads_with_a_deprecation(tmp_path):
+    """``io_bandwidth_gbps`` (read as GB/s all along) is now ``io_bandwidth_gbyte_s``: a space
+    file or a design with the old name loads, warns, and prices the same."""
+    from moo_cosearch import get_backend
+
+    new = (Path(__file__).resolve().parents[1] / "spaces" / "nb201-edge.toml").read_text()
+    old = new.replace('name = "io_bandwidth_gbyte_s"', 'name = "io_bandwidth_gbps"')
+    assert old != new
+    path = tmp_path / "old.toml"
+    path.write_text(old)
+    with pytest.warns(DeprecationWarning, match="io_bandwidth_gbps.*io_bandwidth_gbyte_s"):
+        space = load_space(path)
+    assert "io_bandwidth_gbyte_s" in space.names and "io_bandwidth_gbps" not in space.names
+    assert space.definition_hash == load_space("nb201-edge").definition_hash
+    design = _nb201_design(io_bandwidth_gbyte_s=5)
+    legacy = {("io_bandwidth_gbps" if k == "io_bandwidth_gbyte_s" else k): v
+              for k, v in design.items()}
+    with pytest.warns(DeprecationWarning, match="io_bandwidth_gbps"):
+        assert space.validate(legacy) == space.validate(design)
+    edge = get_backend("edge")
+    with pytest.warns(DeprecationWarning):
+        assert edge(space, [legacy]).latency_ms == pytest.approx(
+            edge(space, [design]).latency_ms)

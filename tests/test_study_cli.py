@@ -117,7 +117,7 @@ def test_cli_simulate_baseline_mobilenetv2(capsys):
 
 def test_cli_simulate_stdin_with_bad_lines(monkeypatch, capsys):
     good = json.dumps(MBV2_BASELINE)
-    off = json.dumps({**MBV2_BASELINE, "io_bandwidth_gbps": 7})
+    off = json.dumps({**MBV2_BASELINE, "io_bandwidth_gbyte_s": 7})
     monkeypatch.setattr(sys, "stdin", __import__("io").StringIO(
         "\n".join([good, "{not json", off, "[1, 2]", good]) + "\n"))
     assert main(["simulate", "--space", "nahas-mbv2-edge"]) == 1
@@ -126,7 +126,7 @@ def test_cli_simulate_stdin_with_bad_lines(monkeypatch, capsys):
     assert len(lines) == 5
     assert lines[0] == lines[4] and lines[0]["feasible"] is True
     assert lines[1]["error"].startswith("line 2: malformed JSON")
-    assert lines[2]["error"] == ("line 3: io_bandwidth_gbps must be one of "
+    assert lines[2]["error"] == ("line 3: io_bandwidth_gbyte_s must be one of "
                                  "[5, 10, 15, 20, 25], got 7")
     assert "expected a JSON object" in lines[3]["error"]
     assert captured.err.count("\n") == 3

@@ -30,7 +30,7 @@ class ToyBackend(CostBackend):
     name = "toy"
 
     def evaluate(self, space, designs):
-        if any(d["io_bandwidth_gbps"] == 25 for d in designs):
+        if any(d["io_bandwidth_gbyte_s"] == 25 for d in designs):
             raise RuntimeError("simulator crashed")
         px = np.array([d["pes_x"] for d in designs], float)
         py = np.array([d["pes_y"] for d in designs], float)
@@ -136,8 +136,8 @@ def test_sampling_is_deterministic_resumable_and_keeps_crashes(tmp_path, toy, mo
     assert cols["idx"].shape == (250, len(FeatureSchema(load_space(SPACE)).params))
     assert meta["backend"] == "toy" and meta["space"]["name"] == SPACE
     # designs with io 25 crash the toy simulator: kept, labelled, NaN costs
-    io = load_space(SPACE)["io_bandwidth_gbps"]
-    col = [p.name for p in load_space(SPACE).params if not p.fixed].index("io_bandwidth_gbps")
+    io = load_space(SPACE)["io_bandwidth_gbyte_s"]
+    col = [p.name for p in load_space(SPACE).params if not p.fixed].index("io_bandwidth_gbyte_s")
     crashed = cols["idx"][:, col] == io.index(25)
     assert crashed.any() and not crashed.all()
     assert all(r.startswith("error: RuntimeError: simulator crashed") for r in

@@ -214,7 +214,7 @@ def dataflow_cost(layers: LayerBatch, hw: Mapping[str, Any], *, per_layer: bool 
     dram = np.where(valid, dram, 0.0)
 
     # ---- latency and energy per mapping ----
-    t_s = np.maximum(cycles / CLOCK_HZ, dram / (h["io_bandwidth_gbps"] * 1e9))
+    t_s = np.maximum(cycles / CLOCK_HZ, dram / (h["io_bandwidth_gbyte_s"] * 1e9))
     e_rf, e_lm = sram_pj_per_byte(rf), sram_pj_per_byte(lm)
     macs = np.where(valid, f["macs"], 0.0)
     e_mac = macs * E_MAC_PJ + np.where(valid, f["vector_ops"], 0.0) * E_VEC_PJ

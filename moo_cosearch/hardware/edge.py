@@ -4,8 +4,11 @@ The accelerator (NAHAS, "Neural Architecture and Hardware Accelerator Search", I
 submission, section 3.3 and Table 1) is a ``pes_x x pes_y`` array of
 processing elements (PEs). Each PE has ``compute_lanes`` lanes sharing ``local_memory_mb`` of
 local memory; each lane has a ``register_file_kb`` register file and ``simd_units`` SIMD units,
-each a 4-way 8-bit MAC (4 MACs per cycle). Clock 0.8 GHz. ``io_bandwidth_gbps`` is read as
-gigaBYTES per second of DRAM bandwidth (the paper does not say bits or bytes). The NAHAS
+each a 4-way 8-bit MAC (4 MACs per cycle). Clock 0.8 GHz. ``io_bandwidth_gbyte_s`` is the DRAM
+bandwidth in gigaBYTES per second. NAHAS Table 1 lists "I/O bandwidth (Gbps)" 5..25 without
+saying bits or bytes; read literally as Gbit/s it would be 8x less bandwidth. We keep GB/s (an
+edge accelerator with LPDDR4 has 10-25 GB/s) and name the unit in the parameter; the old name
+``io_bandwidth_gbps`` is still accepted with a deprecation warning. The NAHAS
 baseline (4x4 PEs, 4 lanes, 64 SIMD units, 32 KB RF, 2 MB local memory) peaks at
 ``2 * 16*4*64*4 * 0.8e9 = 26.2 TOPS``; its bandwidth is not published, :data:`BASELINE` assumes
 10 GB/s. All data is 8-bit (1 byte per element); MB = 2**20 bytes, KB = 1024 bytes.
@@ -71,12 +74,13 @@ __all__ = ["BASELINE", "CLOCK_HZ", "EDGE_PARAMS", "EdgeBackend", "edge_inputs", 
 
 #: Hardware parameters of the edge accelerator (NAHAS Table 1), all required and positive.
 EDGE_PARAMS: tuple[str, ...] = ("pes_x", "pes_y", "simd_units", "compute_lanes",
-                                "register_file_kb", "local_memory_mb", "io_bandwidth_gbps")
+                                "register_file_kb", "local_memory_mb", "io_bandwidth_gbyte_s")
 
-#: NAHAS baseline (section 3.3). ``io_bandwidth_gbps`` = 10 GB/s is OUR assumption (not published).
+#: NAHAS baseline (section 3.3). ``io_bandwidth_gbyte_s`` = 10 GB/s is OUR assumption
+#: (not published).
 BASELINE: dict[str, float] = {"pes_x": 4, "pes_y": 4, "simd_units": 64, "compute_lanes": 4,
                               "register_file_kb": 32, "local_memory_mb": 2,
-                              "io_bandwidth_gbps": 10}
+                              "io_bandwidth_gbyte_s": 10}
 
 # ---------------------------------------------------------------------------------------------
 # Constants. [H14] M. Horowitz, "Computing's energy problem (and what we can do about it)",
@@ -287,7 +291,7 @@ def edge_cost(layers: LayerBatch, hw: Mapping[str, Any], *, per_layer: bool = Fa
 
     # ---- latency ----
     t_compute = cycles / CLOCK_HZ
-    t_mem = dram / (h["io_bandwidth_gbps"] * 1e9)
+    t_mem = dram / (h["io_bandwidth_gbyte_s"] * 1e9)
     layer_s = np.maximum(t_compute, t_mem)
     latency_ms = layer_s.sum(axis=1) * 1e3
 

@@ -12,7 +12,7 @@ energy and latency of the best one. This module builds, from the edge parameters
 * ``rf``: one register file per lane (``register_file_kb``), shared by the lane's SIMD units
   (serves D1, D2), holding all three operands.
 * ``lm``: one local memory per PE (``local_memory_mb``), shared by its lanes (serves D1-D3).
-* ``dram``: ``io_bandwidth_gbps`` GB/s at the 0.8 GHz clock, :data:`E_DRAM_PJ_PER_BYTE`.
+* ``dram``: ``io_bandwidth_gbyte_s`` GB/s at the 0.8 GHz clock, :data:`E_DRAM_PJ_PER_BYTE`.
 
 SRAM access energies come from :func:`~moo_cosearch.hardware.edge.sram_pj_per_byte` (same
 numbers as our models); areas are ours (:func:`~moo_cosearch.hardware.edge.edge_area_mm2`), not
@@ -104,7 +104,7 @@ def zigzag_accelerator(hw: Mapping[str, float]) -> dict[str, Any]:
     lm_b = float(hw["local_memory_mb"]) * MB
     lanes, simd = int(hw["compute_lanes"]), int(hw["simd_units"])
     pes = int(hw["pes_x"]) * int(hw["pes_y"])
-    dram_bits_per_cycle = float(hw["io_bandwidth_gbps"]) * 1e9 * 8 / CLOCK_HZ
+    dram_bits_per_cycle = float(hw["io_bandwidth_gbyte_s"]) * 1e9 * 8 / CLOCK_HZ
     return {
         "name": "nahas_edge",
         "memories": {
