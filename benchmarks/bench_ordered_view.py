@@ -118,8 +118,9 @@ def main() -> None:
     runs = [r for r in done if (r["problem"], r["sampler"], r["view"], r["seed"], r["trials"])
             in want]
     lines = [f"# Ordered grids: categorical vs index view ({platform.node()}, "
-             f"{platform.processor() or platform.machine()}, {wall:.0f} s wall, "
-             f"{args.jobs} processes)", "",
+             f"{platform.processor() or platform.machine()}; runs took "
+             f"{sum(r['seconds'] for r in runs):.0f} s in all, this invocation {wall:.0f} s "
+             f"wall in {args.jobs} processes)", "",
              "Median feasible hypervolume [IQR] over seeds " + args.seeds
              + f"; {args.trials} trials ({args.gp_trials} for gp); higher is better.", ""]
     for pr in args.problems.split(","):

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from .space import DEFAULT_VIEW, VIEWS
+from .space import VIEWS
 from .study import DEFAULT_STORAGE
 
 DEFAULT_SPACE = "nb201-edge"
@@ -157,10 +157,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     objectives = load_objectives(args.objectives)
     space = load_space(args.space or objectives.space or DEFAULT_SPACE)
-    objective = make_objective(space, objectives, cost=args.backend, view=args.view)
+    objective = make_objective(space, objectives, cost=args.backend)
     study = create_study(space, objectives, sampler=args.sampler, seed=args.seed,
                          sampler_options=_parse_options(args.option), storage=args.storage,
-                         study_name=args.study_name)
+                         study_name=args.study_name, view=args.view)
     before = len(study.trials)
     print(f"study {study.study_name!r} in {args.storage}: "
           f"{'resuming with ' + str(before) + ' trials' if before else 'new'}; "
@@ -278,9 +278,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--backend", default=None,
                    help="cost backend overriding the objective set's, e.g. surrogate:PATH "
                         "(see `moo-cosearch backends`)")
-    r.add_argument("--view", choices=VIEWS, default=DEFAULT_VIEW,
+    r.add_argument("--view", choices=VIEWS, default=None,
                    help="ordered grids as categorical values or as integer grid positions, "
-                        "whose order TPE, GP and fANOVA then see")
+                        "whose order the sampler then sees (default: the sampler's preferred "
+                        "view, index for gp, else categorical; a resumed study keeps its own)")
     r.add_argument("--trials", type=int, default=300, help="trials to add to the study")
     r.add_argument("--seed", type=int, default=0, help="sampler seed")
     r.add_argument("--storage", default=DEFAULT_STORAGE, help="Optuna storage URL")

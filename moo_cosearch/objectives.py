@@ -208,9 +208,10 @@ class Objective:
     def __init__(self, space: "JointSpace", objectives: ObjectiveSet,
                  accuracy: Callable[[Mapping[str, Any]], float] | None = None,
                  cost: CostBackend | None = None, catch_errors: bool = True,
-                 view: str = DEFAULT_VIEW) -> None:
+                 view: str | None = None) -> None:
         self.space = space
         self.view = view
+        self._views: dict[str, str] = {}
         self.objectives = objectives
         self.cost = cost if cost is not None else get_backend(objectives.cost)
         used = set(objectives.metric_names) | {c.metric for c in objectives.constraints}
@@ -382,9 +383,16 @@ class Objective:
         w1 = r.p if m["area_mm2"] <= t_area else r.q
         return m["accuracy"] * (m["latency_ms"] / t_lat) ** w0 * (m["area_mm2"] / t_area) ** w1
 
+    def _study_view(self, study: "optuna.Study") -> str:
+        """The view the study was made with (``create_study`` records it), read once."""
+        if study.study_name not in self._views:
+            self._views[study.study_name] = study.user_attrs.get("view", DEFAULT_VIEW)
+        return self._views[study.study_name]
+
     def __call__(self, trial: "optuna.trial.Trial") -> Sequence[float] | float:
-        design = self.space.suggest(trial, self.view)
-        if self.view != "categorical":   # trial.params hold grid positions: keep the values too
+        view = self.view or self._study_view(trial.study)
+        design = self.space.suggest(trial, view)
+        if view != "categorical":   # trial.params hold grid positions: keep the values too
             trial.set_user_attr("design", design)
         try:
             ev = self.evaluate(design)
@@ -406,7 +414,7 @@ class Objective:
 def make_objective(space: "JointSpace", objectives: ObjectiveSet | str | Path, *,
                    accuracy: Callable[[Mapping[str, Any]], float] | None = None,
                    cost: CostBackend | str | None = None, catch_errors: bool = True,
-                   view: str = DEFAULT_VIEW) -> Objective:
+                   view: str | None = None) -> Objective:
     """The callable to hand to ``study.optimize``.
 
     Args:
@@ -418,7 +426,9 @@ def make_objective(space: "JointSpace", objectives: ObjectiveSet | str | Path, *
             (with the message in its ``error`` user attr) and the study goes on.
         view: how ordered grids reach the sampler (:meth:`JointSpace.distributions_for`):
             ``"categorical"`` values or ``"index"`` grid positions (the design's values are
-            then also kept in the trial's ``design`` user attr).
+            then also kept in the trial's ``design`` user attr); default: the view the study
+            was made with (:func:`~moo_cosearch.create_study` records the sampler's preferred
+            one), ``"categorical"`` for a study made otherwise.
     """
     obj = load_objectives(objectives)
     backend = get_backend(cost) if isinstance(cost, str) else cost

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
 from .objectives import ObjectiveSet, load_objectives
-from .samplers import create_sampler, sampler_study_options
+from .samplers import create_sampler, sampler_study_options, sampler_view
+from .space import DEFAULT_VIEW, VIEWS
 
 if TYPE_CHECKING:
     import optuna
@@ -39,7 +40,8 @@ def create_study(space: "JointSpace", objectives: ObjectiveSet | str | Path, *,
                  sampler: "str | optuna.samplers.BaseSampler" = "nsga2", seed: int | None = None,
                  sampler_options: Mapping[str, Any] | None = None,
                  storage: "str | optuna.storages.BaseStorage | None" = DEFAULT_STORAGE,
-                 study_name: str | None = None, load_if_exists: bool = True) -> "optuna.Study":
+                 study_name: str | None = None, load_if_exists: bool = True,
+                 view: str | None = None) -> "optuna.Study":
     """A plain ``optuna.Study`` with the objective set's directions (SQLite file by default).
 
     The space and objective set are recorded in the study's user attrs, and the objective
@@ -60,12 +62,21 @@ def create_study(space: "JointSpace", objectives: ObjectiveSet | str | Path, *,
         storage: an Optuna storage URL or object; None keeps the study in memory.
         study_name: defaults to ``"<space>--<objectives>--<sampler>--seed<seed>"``.
         load_if_exists: resume a study with the same name in the same storage.
+        view: how ordered grids reach the sampler (``"categorical"`` values or ``"index"``
+            grid positions, see :meth:`JointSpace.distributions_for`); default: the named
+            sampler's :func:`~moo_cosearch.samplers.sampler_view` (``"categorical"`` for a
+            sampler object). Recorded in the study (user attr ``view``), where
+            :class:`~moo_cosearch.objectives.Objective` reads it; a resumed study keeps its own.
     """
     import optuna
 
     obj = load_objectives(objectives)
+    if view is not None and view not in VIEWS:
+        raise ValueError(f"view must be one of {list(VIEWS)}, got {view!r}")
+    new_view = view or DEFAULT_VIEW    # a new study's view; a resumed one keeps its own
     if isinstance(sampler, str):
         name = sampler
+        new_view = view or sampler_view(name)
         options = dict(sampler_options or {})
         takes = sampler_study_options(name)
         if "reference_point" in takes and set(obj.metric_names) <= set(obj.reference_point):
@@ -85,8 +96,9 @@ def create_study(space: "JointSpace", objectives: ObjectiveSet | str | Path, *,
     tags = {"space": space.name, "space_hash": space.definition_hash, "objectives": obj.name}
     stored = study.user_attrs
     if "space" in stored:
-        for key, value in tags.items():
-            if stored.get(key) != value:
+        given = {**tags, "view": view} if view is not None else tags
+        for key, value in given.items():
+            if stored.get(key, DEFAULT_VIEW if key == "view" else None) != value:
                 raise ValueError(f"study {study_name!r} was made with {key} "
                                  f"{stored.get(key)!r}, not {value!r}; use another study name")
         if [d.name.lower() for d in study.directions] != obj.directions:
@@ -96,6 +108,7 @@ def create_study(space: "JointSpace", objectives: ObjectiveSet | str | Path, *,
         for key, value in tags.items():
             study.set_user_attr(key, value)
         study.set_user_attr("metrics", obj.metric_names)
+        study.set_user_attr("view", new_view)
     if study.metric_names is None:   # new, or made before the names reached Optuna
         with warnings.catch_warnings():   # experimental since Optuna 3.2, stable in practice
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)

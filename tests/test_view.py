@@ -47,3 +47,29 @@ def test_design_of_reads_a_categorical_trial_unchanged():
     study.optimize(lambda t: (space.suggest(t), 0.0)[1], n_trials=3)
     for t in study.trials:
         assert space.design_of(t) == space.validate(t.params)
+
+
+def test_study_records_the_samplers_view_and_the_objective_follows_it(tmp_path):
+    """gp prefers grid positions, nsga2 values; a resumed study keeps its view, and asking
+    for the other one is refused."""
+    from moo_cosearch.samplers import sampler_view
+
+    assert sampler_view("gp") == "index" and sampler_view("nsga2") == "categorical"
+    space = load_space("nb201-edge")
+    storage = f"sqlite:///{tmp_path / 's.db'}"
+    gp = create_study(space, "nb201-cifar10-latency-area", sampler="gp", seed=0,
+                      storage=storage, sampler_options={"n_startup_trials": 3})
+    assert gp.user_attrs["view"] == "index"
+    gp.optimize(make_objective(space, "nb201-cifar10-latency-area"), n_trials=4)
+    assert all(isinstance(t.distributions["pes_x"], IntDistribution) for t in gp.trials)
+    again = create_study(space, "nb201-cifar10-latency-area", sampler="gp", seed=0,
+                         storage=storage, sampler_options={"n_startup_trials": 3})
+    assert again.user_attrs["view"] == "index"
+    with pytest.raises(ValueError, match="view"):
+        create_study(space, "nb201-cifar10-latency-area", sampler="gp", seed=0,
+                     storage=storage, view="categorical")
+    ns = create_study(space, "nb201-cifar10-latency-area", sampler="nsga2", seed=0, storage=None)
+    ns.optimize(make_objective(space, "nb201-cifar10-latency-area"), n_trials=3)
+    assert all(isinstance(t.distributions["pes_x"], CategoricalDistribution) for t in ns.trials)
+    with pytest.raises(ValueError, match="view must be one of"):
+        create_study(space, "nb201-cifar10-latency-area", sampler="nsga2", view="ordinal")
