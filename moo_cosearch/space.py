@@ -33,13 +33,12 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from ._param import RENAMED_PARAMS, Param, SpaceError, Value, params_from_specs, renamed
 from ._toml import builtin_names, read_declaration
 
 if TYPE_CHECKING:  # heavy imports stay lazy
@@ -49,29 +48,7 @@ if TYPE_CHECKING:  # heavy imports stay lazy
 __all__ = ["DEFAULT_VIEW", "JointSpace", "Param", "RENAMED_PARAMS", "SpaceError", "VIEWS",
            "list_spaces", "load_space"]
 
-Value = int | float | str
 _PACKAGE = "moo_cosearch.builtin_spaces"
-_GROUPS = ("nas", "has")
-
-
-class SpaceError(ValueError):
-    """A space definition or a design that does not fit its space."""
-
-
-#: Renamed parameters: old name → new name. Spaces and designs using an old name still load
-#: (with a DeprecationWarning); the space itself only knows the new one.
-RENAMED_PARAMS: dict[str, str] = {
-    "io_bandwidth_gbps": "io_bandwidth_gbyte_s",   # the unit is GB/s, not Gbit/s
-}
-
-
-def _renamed(name: str, where: str) -> str:
-    new = RENAMED_PARAMS.get(name)
-    if new is None:
-        return name
-    warnings.warn(f"{where}: parameter {name!r} is now {new!r} (same values, GB/s); "
-                  f"rename it", DeprecationWarning, stacklevel=3)
-    return new
 
 
 #: How ordered grids reach Optuna: grid positions (``IntDistribution``) or values (categorical).
@@ -84,120 +61,14 @@ def _check_view(view: str) -> None:
         raise SpaceError(f"view must be one of {list(VIEWS)}, got {view!r}")
 
 
-def _same(a: Any, b: Any) -> bool:
-    """Grid membership: numbers compare by value (2 == 2.0), strings exactly, bools never."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return False
-    return a == b
-
-
-@dataclass(frozen=True)
-class Param:
-    """One searchable (or fixed) parameter of a joint space.
-
-    Attributes:
-        name: parameter name, e.g. ``"pes_x"``.
-        choices: the allowed real values; one value means the parameter is fixed.
-        group: ``"nas"`` (network) or ``"has"`` (hardware).
-        ordered: True for numeric grids (encoded ordinally), False for names (one-hot).
-    """
-
-    name: str
-    choices: tuple[Value, ...]
-    group: str
-    ordered: bool
-
-    def __post_init__(self) -> None:
-        if not self.name or not isinstance(self.name, str):
-            raise SpaceError(f"parameter name must be a non-empty string, got {self.name!r}")
-        if self.group not in _GROUPS:
-            raise SpaceError(f"{self.name}: group must be one of {list(_GROUPS)}, got {self.group!r}")
-        if len(self.choices) == 0:
-            raise SpaceError(f"{self.name}: choices must not be empty")
-        numeric = all(isinstance(c, (int, float)) and not isinstance(c, bool)
-                      for c in self.choices)
-        if numeric and any(isinstance(c, float) for c in self.choices):
-            # one canonical type per grid: [0.5, 1, 2] is stored as [0.5, 1.0, 2.0]
-            object.__setattr__(self, "choices", tuple(float(c) for c in self.choices))
-        for c in self.choices:
-            if isinstance(c, bool) or not isinstance(c, (int, float, str)):
-                raise SpaceError(f"{self.name}: choices must be numbers or strings, got {c!r}")
-            if isinstance(c, float) and not math.isfinite(c):
-                raise SpaceError(f"{self.name}: choices must be finite, got {c!r}")
-        for i, c in enumerate(self.choices):
-            if any(_same(c, d) for d in self.choices[:i]):
-                raise SpaceError(f"{self.name}: choices must be distinct, got {c!r} twice")
-        if self.ordered and any(isinstance(c, str) for c in self.choices):
-            raise SpaceError(f"{self.name}: an ordered parameter needs numeric choices, "
-                             f"got {list(self.choices)}")
-
-    @property
-    def fixed(self) -> bool:
-        return len(self.choices) == 1
-
-    @property
-    def encoding(self) -> np.ndarray:
-        """The grid encoding, one row per choice: ``[[index / (k - 1)]]`` for an ordered grid,
-        the identity (one-hot rows) otherwise. :meth:`JointSpace.encode` and the surrogate's
-        features both build on it."""
-        k = len(self.choices)
-        if self.ordered:
-            return (np.arange(k) / max(k - 1, 1))[:, None]
-        return np.eye(k)
-
-    def index(self, value: Any) -> int:
-        """Position of ``value`` in the grid; :class:`SpaceError` when it is off the grid."""
-        for i, c in enumerate(self.choices):
-            if _same(value, c):
-                return i
-        raise SpaceError(f"{self.name} must be one of {list(self.choices)}, got {value!r}")
-
-
-def _make_param(spec: Mapping[str, Any], name: str) -> Param:
-    known = {"name", "i", "group", "choices", "fixed", "ordered"}
-    unknown = sorted(set(spec) - known)
-    if unknown:
-        raise SpaceError(f"{name}: unknown keys {unknown}; allowed keys are {sorted(known)}")
-    if ("choices" in spec) == ("fixed" in spec):
-        raise SpaceError(f"{name}: give exactly one of 'choices' or 'fixed'")
-    choices = [spec["fixed"]] if "fixed" in spec else spec["choices"]
-    if not isinstance(choices, list):
-        raise SpaceError(f"{name}: choices must be a list, got {choices!r}")
-    numeric = all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in choices)
-    ordered = spec.get("ordered", numeric)
-    if not isinstance(ordered, bool):
-        raise SpaceError(f"{name}: ordered must be true or false, got {ordered!r}")
-    return Param(name=name, choices=tuple(choices), group=spec.get("group", ""), ordered=ordered)
-
-
-def _params_from_specs(specs: Sequence[Mapping[str, Any]]) -> list[Param]:
-    out: list[Param] = []
-    for spec in specs:
-        if not isinstance(spec, Mapping) or not isinstance(spec.get("name"), str):
-            raise SpaceError(f"every [[params]] entry needs a string 'name', got {spec!r}")
-        pattern = spec["name"]
-        if "i" in spec:
-            rng = spec["i"]
-            if (not isinstance(rng, list) or len(rng) != 2
-                    or not all(isinstance(v, int) and not isinstance(v, bool) for v in rng)):
-                raise SpaceError(f"{pattern}: 'i' must be an inclusive range [first, last] of "
-                                 f"integers, got {rng!r}")
-            if "{i}" not in pattern:
-                raise SpaceError(f"{pattern}: a name with an 'i' range must contain '{{i}}'")
-            names = [pattern.replace("{i}", str(i)) for i in range(rng[0], rng[1] + 1)]
-        else:
-            names = [_renamed(pattern, "space")]
-        out.extend(_make_param(spec, n) for n in names)
-    return out
-
-
 class JointSpace:
     """A joint network + accelerator search space over finite grids.
 
     Args:
         name: space name (``load_space`` finds built-in spaces by it).
         params: the parameters, in order.
-        network: network family the NAS parameters describe (see ``moo_cosearch.networks.list_families()``), or None.
+        network: network family the NAS parameters describe (one of
+            ``moo_cosearch.networks.list_families()``), or None.
         accelerator: accelerator model family the HAS parameters describe, or None.
         description: free text.
     """
@@ -231,7 +102,7 @@ class JointSpace:
         specs = data.get("params")
         if not isinstance(specs, list) or not specs:
             raise SpaceError(f"{source}: a space needs a non-empty [[params]] array")
-        return cls(data["name"], _params_from_specs(specs), network=data.get("network"),
+        return cls(data["name"], params_from_specs(specs), network=data.get("network"),
                    accelerator=data.get("accelerator"), description=data.get("description", ""))
 
     def to_dict(self) -> dict[str, Any]:
@@ -359,7 +230,7 @@ class JointSpace:
             raise SpaceError(f"a design must be a mapping of parameter names to values, "
                              f"got {type(params).__name__}")
         if any(k in RENAMED_PARAMS for k in params):
-            params = {(_renamed(k, "design") if k in RENAMED_PARAMS and k not in self._by_name
+            params = {(renamed(k, "design") if k in RENAMED_PARAMS and k not in self._by_name
                        else k): v for k, v in params.items()}
         unknown = [k for k in params if k not in self._by_name]
         if unknown:
