@@ -158,6 +158,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     objectives = load_objectives(args.objectives)
     space = load_space(args.space or objectives.space or DEFAULT_SPACE)
     objective = make_objective(space, objectives, cost=args.backend)
+    objective.preflight(seed=args.seed)   # a misfit configuration stops here, not per trial
     study = create_study(space, objectives, sampler=args.sampler, seed=args.seed,
                          sampler_options=_parse_options(args.option), storage=args.storage,
                          study_name=args.study_name, view=args.view)

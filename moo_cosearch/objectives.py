@@ -270,6 +270,26 @@ class Objective:
             raise outcome
         return outcome
 
+    def preflight(self, seed: int = 0) -> None:
+        """Evaluate one design of the space (drawn with ``seed``) with every error raised, the
+        accuracy source included even where the cost model would prune the design: a space,
+        objective set, cost backend and accuracy source that do not fit together fail here,
+        before the first trial, instead of failing every trial.
+
+        Raises:
+            ObjectivesError: one line naming what failed and why.
+        """
+        design = self.space.sample(1, seed=seed)[0]
+        try:
+            self.evaluate(design)
+            if self.accuracy is not None:
+                self.accuracy(design)
+        except Exception as e:  # noqa: BLE001 - reported as one configuration error
+            raise ObjectivesError(
+                f"space {self.space.name!r} with objective set {self.objectives.name!r} "
+                f"(cost {self.cost.name!r}) fails on a sample design: "
+                f"{type(e).__name__}: {e}") from None
+
     def evaluate_many(self, designs: Sequence[Mapping[str, Any]]) -> list[Evaluation]:
         """:meth:`evaluate` for a population, with one cost-model call for the whole batch.
 
