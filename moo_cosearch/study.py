@@ -78,6 +78,9 @@ def create_study(space: "JointSpace", objectives: ObjectiveSet | str | Path, *,
         name = sampler
         new_view = view or sampler_view(name)
         options = dict(sampler_options or {})
+        if "seed" in options:
+            raise ValueError(f"sampler {name!r}: give the seed as seed= (CLI: --seed), not as "
+                             f"a sampler option")
         takes = sampler_study_options(name)
         if "reference_point" in takes and set(obj.metric_names) <= set(obj.reference_point):
             options.setdefault("reference_point",

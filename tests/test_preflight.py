@@ -30,3 +30,34 @@ def test_preflight_calls_the_accuracy_source_even_for_a_pruned_design():
     with pytest.raises(ObjectivesError, match="no such architecture"):
         objective.preflight()
     make_objective(space, "nb201-cifar10-latency-area").preflight(seed=3)   # fits: no error
+
+
+@pytest.mark.parametrize("sampler, option, rule", [
+    ("nsga2", "population_size=2.5", "population_size must be int, got 2.5"),
+    ("nsga2", "population_size=true", "population_size must be int, got True"),
+    ("nsga2", "populaton_size=40", "takes options .*got 'populaton_size'"),
+    ("nsga2", "seed=5", "give the seed as seed="),
+    ("tpe", "n_startup_trials=abc", "n_startup_trials must be int, got 'abc'"),
+    ("qehvi", "n_candidates=1.5", "n_candidates must be int, got 1.5"),
+    ("qehvi", "beta=fast", "beta must be float, got 'fast'"),
+])
+def test_bad_sampler_options_are_one_line_before_any_trial(tmp_path, capsys, sampler, option,
+                                                          rule):
+    import re
+
+    db = tmp_path / "s.db"
+    rc = main(["run", "--sampler", sampler, "-o", option, "--trials", "2", "-q",
+               "--storage", f"sqlite:///{db}", "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and re.search(rule, err), err
+    assert not db.exists()
+
+
+def test_check_options_accepts_what_the_constructor_takes():
+    from optuna.samplers import NSGAIISampler
+
+    from moo_cosearch.samplers import check_options, create_sampler
+
+    check_options(NSGAIISampler, {"population_size": 20, "mutation_prob": None,
+                                           "crossover_prob": 1})     # an int is a float
+    assert create_sampler("nsga2", seed=0, population_size=20)._population_size == 20

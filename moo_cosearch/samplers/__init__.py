@@ -23,14 +23,15 @@ here imports the rest of ``moo_cosearch``: the study passes these options in.
 from __future__ import annotations
 
 import importlib.util
+import inspect
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["MissingDependencyError", "QEHVISampler", "STUDY_OPTIONS", "VIEWS", "create_sampler",
-           "list_samplers", "register_sampler", "sampler_study_options", "sampler_view"]
+__all__ = ["MissingDependencyError", "OptionError", "QEHVISampler", "STUDY_OPTIONS", "VIEWS",
+           "check_options", "create_sampler", "list_samplers", "register_sampler", "sampler_study_options", "sampler_view"]
 
 #: The options a sampler may take from the study (see the module docstring).
 STUDY_OPTIONS = frozenset({"reference_point", "ordered"})
@@ -71,6 +72,41 @@ def _require_modules(sampler: str, *modules: str) -> None:
             f"(with -c constraints.txt in a checkout, for the CPU torch wheel)")
 
 
+_SIMPLE = {"int": (int,), "float": (int, float), "bool": (bool,), "str": (str,),
+           "None": (type(None),)}
+
+
+class OptionError(ValueError):
+    """A sampler option the constructor does not take, or of the wrong type."""
+
+
+def check_options(cls: type, options: dict[str, Any]) -> None:
+    """Refuse options ``cls`` does not take, and values of the wrong type for parameters
+    annotated with plain ``int`` / ``float`` / ``bool`` / ``str`` (or ``... | None``), before
+    the sampler is made: a bad option is one line at the start, not a crash mid-study.
+
+    Raises:
+        OptionError: the rule, then the value.
+    """
+    params = inspect.signature(cls).parameters
+    for key, value in options.items():
+        if key not in params or params[key].kind in (inspect.Parameter.VAR_POSITIONAL,
+                                                     inspect.Parameter.VAR_KEYWORD):
+            known = sorted(k for k, p in params.items() if k != "seed" and p.kind
+                           not in (p.VAR_POSITIONAL, p.VAR_KEYWORD))
+            raise OptionError(f"{cls.__name__} takes options {known}, got {key!r}")
+        ann = params[key].annotation
+        text = ann if isinstance(ann, str) else getattr(ann, "__name__", "")
+        kinds = [t.strip() for t in text.split("|")]
+        if not text or any(t not in _SIMPLE for t in kinds):
+            continue       # not a plain type: the constructor checks it
+        ok = any(isinstance(value, _SIMPLE[t]) for t in kinds)
+        if isinstance(value, bool) and "bool" not in kinds:
+            ok = False     # True is an int to Python, never an int option
+        if not ok:
+            raise OptionError(f"option {key} must be {text}, got {value!r}")
+
+
 @dataclass(frozen=True)
 class _Entry:
     factory: SamplerFactory
@@ -85,7 +121,9 @@ def _optuna_sampler(class_name: str, **defaults: Any) -> SamplerFactory:
     def make(seed: int | None = None, **options: Any) -> "optuna.samplers.BaseSampler":
         import optuna
 
-        return getattr(optuna.samplers, class_name)(seed=seed, **{**defaults, **options})
+        cls = getattr(optuna.samplers, class_name)
+        check_options(cls, options)
+        return cls(seed=seed, **{**defaults, **options})
 
     return make
 
@@ -94,6 +132,7 @@ def _qehvi(seed: int | None = None, **options: Any) -> "optuna.samplers.BaseSamp
     _require_modules("qnehvi" if options.get("noisy") else "qehvi", "torch", "botorch")
     from ._qehvi_sampler import QEHVISampler
 
+    check_options(QEHVISampler, options)
     return QEHVISampler(seed=seed, **options)
 
 
@@ -176,7 +215,7 @@ def create_sampler(name: str, *, seed: int | None = None,
     factory = _entry(name).factory
     try:
         return factory(seed=seed, **options)
-    except TypeError as e:
+    except (TypeError, OptionError) as e:
         raise ValueError(f"bad option for sampler {name!r}: {e}") from None
 
 
