@@ -1,46 +1,19 @@
-"""Objective sets (``objectives/*.toml``) and the Optuna objective that evaluates a joint design.
-
-TOML format::
-
-    name = "nb201-cifar10-latency-area"
-    space = "nb201-edge"                                  # default space for `moo-cosearch run`
-    accuracy = { source = "nb201", metric = "cifar10_test_200ep" }
-    cost = "edge"                                         # hardware backend name
-
-    [[objectives]]                                        # any of accuracy, latency_ms,
-    metric = "accuracy"                                   # energy_mj, area_mm2
-    direction = "maximize"
-
-    [[objectives]]
-    metric = "latency_ms"
-    direction = "minimize"
-
-    [[constraints]]                                       # hard: violated → accuracy skipped
-    metric = "area_mm2"
-    max = "baseline"                                      # a number, or the backend's baseline
-
-    [reward]                                              # instead of [[objectives]]: the NAHAS
-    latency_ms = 0.5                                      # single-objective reward
-    area_mm2 = "baseline"                                 # Acc·(Lat/T)^w0·(Area/Ta)^w1
-    p = -0.071                                            # w = p within target, q outside;
-    q = -0.071                                            # hard: p = 0, q = -1
-
-    [reference_point]                                     # optional, for the hypervolume
-    accuracy = 0
-    latency_ms = 2.0
-"""
+"""The Optuna objective that evaluates joint designs of a space for an objective set (one
+design, or a population with one cost-model call); the objective sets themselves are in
+:mod:`moo_cosearch._objective_set` (TOML format there) and re-exported here."""
 
 from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
-from ._toml import builtin_names, read_declaration
-from .accuracy import CachedAccuracy, check_spec, make_accuracy
-from .hardware import COST_FIELDS, CostBackend, backend_metrics, get_backend
+from ._objective_set import (COST_METRICS, METRICS, Constraint, ObjectiveSet, ObjectivesError,
+                             Reward, list_objectives, load_objectives)
+from .accuracy import CachedAccuracy, make_accuracy
+from .hardware import CostBackend, get_backend
 from .space import DEFAULT_VIEW
 
 if TYPE_CHECKING:
@@ -52,131 +25,6 @@ __all__ = ["METRICS", "COST_METRICS", "Constraint", "Reward", "ObjectiveSet", "E
            "Objective", "load_objectives", "list_objectives", "make_objective", "ObjectivesError"]
 
 _log = logging.getLogger(__name__)
-
-COST_METRICS = COST_FIELDS
-METRICS = ("accuracy",) + COST_METRICS
-_DIRECTIONS = ("maximize", "minimize")
-_PACKAGE = "moo_cosearch.builtin_objectives"
-
-
-class ObjectivesError(ValueError):
-    """A malformed objective set."""
-
-
-@dataclass(frozen=True)
-class Constraint:
-    """A hard limit ``metric <= max`` or ``metric >= min`` (limits may be ``"baseline"``)."""
-
-    metric: str
-    max: float | str | None = None
-    min: float | str | None = None
-
-
-@dataclass(frozen=True)
-class Reward:
-    """NAHAS reward ``Acc·(Lat/T)^w0·(Area/Ta)^w1``; w = p within target, q outside."""
-
-    latency_ms: float
-    area_mm2: float | str
-    p: float = -0.071
-    q: float = -0.071
-
-
-@dataclass(frozen=True)
-class ObjectiveSet:
-    """A declared objective set: what to optimise, with which accuracy source and cost model."""
-
-    name: str
-    objectives: tuple[tuple[str, str], ...]
-    accuracy: Mapping[str, Any] = field(default_factory=lambda: {"source": "nb201"})
-    cost: str = "edge"
-    constraints: tuple[Constraint, ...] = ()
-    reward: Reward | None = None
-    space: str | None = None
-    reference_point: Mapping[str, float] = field(default_factory=dict)
-    description: str = ""
-
-    @property
-    def metric_names(self) -> list[str]:
-        return [m for m, _ in self.objectives]
-
-    @property
-    def directions(self) -> list[str]:
-        return [d for _, d in self.objectives]
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any], *, source: str = "<dict>") -> "ObjectiveSet":
-        known = {"name", "description", "space", "accuracy", "cost", "objectives", "constraints",
-                 "reward", "reference_point"}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ObjectivesError(f"{source}: unknown keys {unknown}; allowed: {sorted(known)}")
-        if not isinstance(data.get("name"), str):
-            raise ObjectivesError(f"{source}: an objective set needs a string 'name'")
-        if ("objectives" in data) == ("reward" in data):
-            raise ObjectivesError(f"{source}: give exactly one of [[objectives]] or [reward]")
-        cost = data.get("cost", "edge")
-        if not isinstance(cost, str):
-            raise ObjectivesError(f"{source}: cost must be a backend name, got {cost!r}")
-        try:
-            known_metrics = ("accuracy",) + backend_metrics(cost)
-        except ValueError as e:
-            raise ObjectivesError(f"{source}: {e}") from None
-        reward = None
-        if "reward" in data:
-            r = dict(data["reward"])
-            try:
-                reward = Reward(**r)
-            except TypeError:
-                raise ObjectivesError(f"{source}: [reward] takes latency_ms, area_mm2, p, q; "
-                                      f"got {sorted(r)}") from None
-            objectives: list[tuple[str, str]] = [("reward", "maximize")]
-        else:
-            objectives = []
-            for o in data["objectives"]:
-                metric, direction = o.get("metric"), o.get("direction")
-                if metric not in known_metrics:
-                    raise ObjectivesError(f"{source}: objective metric must be one of "
-                                          f"{list(known_metrics)}, got {metric!r}")
-                if direction not in _DIRECTIONS:
-                    raise ObjectivesError(f"{source}: direction of {metric} must be one of "
-                                          f"{list(_DIRECTIONS)}, got {direction!r}")
-                objectives.append((metric, direction))
-        constraints = []
-        for c in data.get("constraints", []):
-            if c.get("metric") not in known_metrics:
-                raise ObjectivesError(f"{source}: constraint metric must be one of "
-                                      f"{list(known_metrics)}, got {c.get('metric')!r}")
-            if set(c) - {"metric", "max", "min"} or ("max" in c) == ("min" in c):
-                raise ObjectivesError(f"{source}: a constraint is {{metric, max}} or "
-                                      f"{{metric, min}}, got {dict(c)}")
-            constraints.append(Constraint(**c))
-        accuracy = data.get("accuracy", {"source": "nb201"})
-        try:
-            check_spec(accuracy)
-        except ValueError as e:
-            raise ObjectivesError(f"{source}: {e}") from None
-        ref = dict(data.get("reference_point", {}))
-        bad = sorted(set(ref) - set(objectives_names := [m for m, _ in objectives]))
-        if bad:
-            raise ObjectivesError(f"{source}: reference_point keys must be objectives "
-                                  f"{objectives_names}, got {bad}")
-        return cls(name=data["name"], objectives=tuple(objectives), accuracy=accuracy, cost=cost,
-                   constraints=tuple(constraints), reward=reward, space=data.get("space"),
-                   reference_point=ref, description=data.get("description", ""))
-
-
-def list_objectives() -> list[str]:
-    """Names of the built-in objective sets."""
-    return builtin_names(_PACKAGE)
-
-
-def load_objectives(name_or_path: str | Path | ObjectiveSet) -> ObjectiveSet:
-    """Load a built-in objective set by name, or a TOML file by path."""
-    if isinstance(name_or_path, ObjectiveSet):
-        return name_or_path
-    data, source = read_declaration(name_or_path, _PACKAGE, "objective set", ObjectivesError)
-    return ObjectiveSet.from_dict(data, source=source)
 
 
 @dataclass(frozen=True)
