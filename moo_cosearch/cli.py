@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
 import textwrap
 import time
@@ -152,13 +153,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from .analysis import write_report
     from .objectives import load_objectives, make_objective
     from .space import load_space
-    from .study import create_study
+    from .study import create_study, default_study_name
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     objectives = load_objectives(args.objectives)
     space = load_space(args.space or objectives.space or DEFAULT_SPACE)
     objective = make_objective(space, objectives, cost=args.backend)
     objective.preflight(seed=args.seed)   # a misfit configuration stops here, not per trial
+    name = args.study_name or default_study_name(space, objectives, args.sampler, args.seed)
+    out = _writable_folder(Path(args.out) if args.out else Path("runs") / safe_file_name(name))
     study = create_study(space, objectives, sampler=args.sampler, seed=args.seed,
                          sampler_options=_parse_options(args.option), storage=args.storage,
                          study_name=args.study_name, view=args.view)
@@ -176,10 +179,27 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
         study.optimize(objective, n_trials=args.trials, callbacks=[progress])
     elapsed = time.perf_counter() - start
-    out = Path(args.out) if args.out else Path("runs") / study.study_name
     print(f"{args.trials} trials in {elapsed:.1f} s")
     write_report(study, objectives, out, max_rows=args.show)
     return 0
+
+
+def safe_file_name(name: str) -> str:
+    """``name`` as one file name: characters other than letters, digits, ``.``, ``_`` and
+    ``-`` become ``_`` and leading dots go, so a study or space name never leaves its folder."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).lstrip(".") or "study"
+
+
+def _writable_folder(path: Path) -> Path:
+    """``path``, created, after checking that a file can be written there (before any trial)."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".moo-cosearch-write-check"
+        probe.touch()
+        probe.unlink()
+    except OSError as e:
+        raise CLIError(f"output folder {path} is not writable: {e.strerror or e}") from None
+    return path
 
 
 def _cmd_dashboard(args: argparse.Namespace) -> int:
@@ -319,9 +339,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if getattr(args, "trials", 1) < 1:
-        print("moo-cosearch: --trials must be >= 1, got " + str(args.trials), file=sys.stderr)
-        return 2
+    for option in ("trials", "show"):
+        if getattr(args, option, 1) < 1:
+            print(f"moo-cosearch: --{option} must be >= 1, got {getattr(args, option)}",
+                  file=sys.stderr)
+            return 2
     try:
         return args.func(args)
     except (CLIError, ValueError, OSError) as e:

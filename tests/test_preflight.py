@@ -61,3 +61,32 @@ def test_check_options_accepts_what_the_constructor_takes():
     check_options(NSGAIISampler, {"population_size": 20, "mutation_prob": None,
                                            "crossover_prob": 1})     # an int is a float
     assert create_sampler("nsga2", seed=0, population_size=20)._population_size == 20
+
+
+def test_names_never_leave_the_runs_folder(tmp_path, monkeypatch):
+    from moo_cosearch.cli import safe_file_name
+
+    assert safe_file_name("../../../x") == "_.._.._x"      # one name: no separator, no leading dot
+    assert safe_file_name("a/b\\c d") == "a_b_c_d"
+    assert safe_file_name("nb201-edge--set--nsga2--seed0") == "nb201-edge--set--nsga2--seed0"
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    rc = main(["run", "--trials", "2", "-q", "--study-name", "../../escape",
+               "--storage", f"sqlite:///{tmp_path / 's.db'}"])
+    assert rc == 0
+    assert (tmp_path / "work" / "runs" / "_.._escape").is_dir()
+    assert not (tmp_path / "escape").exists()
+
+
+def test_unwritable_output_folder_and_bad_show_fail_before_any_trial(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    db = tmp_path / "s.db"
+    rc = main(["run", "--trials", "2", "-q", "--storage", f"sqlite:///{db}",
+               "--out", str(blocker / "out")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "not writable" in err and len(err.splitlines()) == 1
+    assert not db.exists()
+    assert main(["run", "--show", "0", "--storage", f"sqlite:///{db}"]) == 2
+    assert "--show must be >= 1" in capsys.readouterr().err
