@@ -77,25 +77,11 @@ def _cmd_objectives(args: argparse.Namespace) -> int:
     return 0
 
 
-#: Backends whose evaluation takes seconds per design: `backends` checks only that a space has
-#: the network and parameters they need (an empty batch), not a sampled design.
-_SLOW_BACKENDS = frozenset({"zigzag"})
-
-
-def _backend_extra(name: str) -> str | None:
-    """The install extra a registered backend lacks, or None when it can run here."""
-    if name == "zigzag":
-        from .hardware import zigzag
-
-        if not zigzag.zigzag_available():
-            return "zigzag"
-    return None
-
-
-def _fits(backend: Any, space: Any, slow: bool) -> bool:
-    """Whether ``backend`` evaluates a design of ``space`` (an empty batch when ``slow``)."""
+def _fits(backend: Any, space: Any) -> bool:
+    """Whether ``backend`` evaluates a design of ``space`` (an empty batch for a slow backend,
+    which still checks the network and parameters); ImportError (a missing extra) passes."""
     try:
-        backend(space, [] if slow else space.sample(1, seed=0))
+        backend(space, [] if getattr(backend, "slow", False) else space.sample(1, seed=0))
     except ImportError:
         raise
     except Exception:  # noqa: BLE001 - ValueError (does not fit) or a backend's own failure
@@ -115,17 +101,14 @@ def _cmd_backends(args: argparse.Namespace) -> int:
     spaces = [load_space(name) for name in list_spaces()]
     for name in list_backends():
         metrics = f"metrics: {', '.join(backend_metrics(name))}"
-        extra = _backend_extra(name)
-        if extra is not None:
-            show(name, metrics, f"needs {extra}: pip install 'moo-cosearch[{extra}]'")
-            continue
-        backend, slow = get_backend(name), name in _SLOW_BACKENDS
+        backend = get_backend(name)
         try:
-            fit = [s.name for s in spaces if _fits(backend, s, slow)]
+            fit = [s.name for s in spaces if _fits(backend, s)]
         except ImportError as e:
             show(name, metrics, f"needs an optional dependency: {e}")
             continue
-        note = " (checked by network and parameters: an evaluation takes seconds)" if slow else ""
+        note = (" (checked by network and parameters: an evaluation takes seconds)"
+                if getattr(backend, "slow", False) else "")
         show(name, metrics, f"spaces:  {', '.join(fit) if fit else 'none built in'}{note}")
     show("surrogate:PATH", "metrics: those it was trained on",
          "spaces:  the one it was trained on; PATH is a file written by `moo-cosearch "

@@ -214,16 +214,14 @@ class Objective:
             why = "" if hw_ok else f" (infeasible: {reason})"
             raise ValueError(f"cost model returned non-finite {bad[0]} = {metrics[bad[0]]}{why}")
         attrs: dict[str, Any] = dict(metrics, hw_feasible=hw_ok)
-        cost_violations = [v for (c, _), v in zip(self.limits, self._violations(metrics))
-                           if c.metric != "accuracy"]
+        names = self.constraint_names()
+        over = [n for n, (c, _), v in zip(names[1:], self.limits, self._violations(metrics))
+                if c.metric != "accuracy" and v > 0]
         skip = ""
         if not hw_ok:
             skip = f"infeasible: {reason}"
-        elif any(v > 0 for v in cost_violations):
-            skip = "over a hard limit: " + ", ".join(
-                n for n, (c, _), v in zip(self.constraint_names()[1:], self.limits,
-                                          self._violations(metrics))
-                if c.metric != "accuracy" and v > 0)
+        elif over:
+            skip = "over a hard limit: " + ", ".join(over)
         if self.accuracy is not None and not skip:
             metrics["accuracy"] = self.accuracy(design)
             attrs["accuracy"] = metrics["accuracy"]
@@ -235,8 +233,7 @@ class Objective:
             attrs["accuracy_evaluated"] = not skip
         if skip:
             attrs["skip_reason"] = skip
-        constraints = dict(zip(self.constraint_names(),
-                               [0.0 if hw_ok else 1.0] + self._violations(metrics)))
+        constraints = dict(zip(names, [0.0 if hw_ok else 1.0] + self._violations(metrics)))
         if self.objectives.reward is not None:
             values: tuple[float, ...] = (self._reward(metrics) if hw_ok else 0.0,)
         else:
@@ -267,15 +264,14 @@ class Objective:
         except Exception as e:  # noqa: BLE001 - a failing evaluation fails the trial, not the study
             if not self.catch_errors:
                 raise
-            msg = f"{type(e).__name__}: {e}"
-            trial.set_user_attr("error", msg)
-            _log.warning("trial %d failed: %s", trial.number, msg)
-            nan = float("nan")
-            return nan if len(self.directions) == 1 else [nan] * len(self.directions)
-        for k, v in ev.attrs.items():
-            trial.set_user_attr(k, v)
-        for k, v in ev.constraints.items():
-            trial.set_constraint(k, v)
+            ev = self.failed(e)   # NaN values: Optuna marks the trial FAIL
+            trial.set_user_attr("error", ev.attrs["error"])
+            _log.warning("trial %d failed: %s", trial.number, ev.attrs["error"])
+        else:
+            for k, v in ev.attrs.items():
+                trial.set_user_attr(k, v)
+            for k, v in ev.constraints.items():
+                trial.set_constraint(k, v)
         return ev.values[0] if len(ev.values) == 1 else list(ev.values)
 
 

@@ -177,9 +177,7 @@ class _CoSearchProblem:
 
     def designs(self, X: Any) -> list[dict[str, Any]]:
         """Design dicts (fixed parameters included) of ``X`` in either form, e.g. ``res.X``."""
-        fixed = {p.name: p.choices[0] for p in self.space.params if p.fixed}
-        return [{**fixed, **{p.name: p.choices[int(i)] for p, i in zip(self.searched, row)}}
-                for row in self.indices(X)]
+        return self.space.from_indices(self.indices(X))
 
     def evaluations(self, X: Any) -> list[Evaluation]:
         """The :class:`Evaluation` of each design of ``X`` (one batched call)."""

@@ -46,7 +46,7 @@ if TYPE_CHECKING:  # heavy imports stay lazy
     from pymoo.core.problem import Problem
 
 __all__ = ["DEFAULT_VIEW", "JointSpace", "Param", "RENAMED_PARAMS", "SpaceError", "VIEWS",
-           "list_spaces", "load_space"]
+           "check_view", "list_spaces", "load_space"]
 
 _PACKAGE = "moo_cosearch.builtin_spaces"
 
@@ -56,7 +56,8 @@ VIEWS: tuple[str, ...] = ("index", "categorical")
 DEFAULT_VIEW = "categorical"
 
 
-def _check_view(view: str) -> None:
+def check_view(view: str) -> None:
+    """SpaceError unless ``view`` is one of :data:`VIEWS`."""
     if view not in VIEWS:
         raise SpaceError(f"view must be one of {list(VIEWS)}, got {view!r}")
 
@@ -173,7 +174,7 @@ class JointSpace:
         """
         from optuna.distributions import CategoricalDistribution, IntDistribution
 
-        _check_view(view)
+        check_view(view)
         return {p.name: IntDistribution(0, len(p.choices) - 1)
                 if view == "index" and p.ordered else CategoricalDistribution(list(p.choices))
                 for p in self._searched}
@@ -182,7 +183,7 @@ class JointSpace:
                 ) -> dict[str, Value]:
         """Suggest every searched parameter on ``trial`` (in ``view``, see
         :meth:`distributions_for`); returns the full design with real values (fixed ones too)."""
-        _check_view(view)
+        check_view(view)
         out: dict[str, Value] = {}
         for p in self.params:
             if p.fixed:
@@ -295,9 +296,14 @@ class JointSpace:
             else:
                 idx[:, j] = np.argmax(x[:, col:col + k], axis=1)
                 col += k
+        return self.from_indices(idx)
+
+    def from_indices(self, indices: np.ndarray) -> list[dict[str, Value]]:
+        """Inverse of :meth:`indices`: designs (fixed parameters filled in) of an
+        (n, n_searched) matrix of grid indices, which must lie on the grids."""
         fixed = {p.name: p.choices[0] for p in self.params if p.fixed}
         return [{**fixed, **{p.name: p.choices[int(r[j])] for j, p in enumerate(self._searched)}}
-                for r in idx]
+                for r in np.atleast_2d(indices)]
 
     # -- pymoo ----------------------------------------------------------------------------
     def to_pymoo(self, evaluate: Callable[[dict[str, Value]], tuple[Sequence[float], Sequence[float]]]

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from .objectives import ObjectiveSet, load_objectives
 from .samplers import create_sampler, sampler_study_options, sampler_view
-from .space import DEFAULT_VIEW, VIEWS
+from .space import DEFAULT_VIEW, check_view
 
 if TYPE_CHECKING:
     import optuna
@@ -71,8 +71,8 @@ def create_study(space: "JointSpace", objectives: ObjectiveSet | str | Path, *,
     import optuna
 
     obj = load_objectives(objectives)
-    if view is not None and view not in VIEWS:
-        raise ValueError(f"view must be one of {list(VIEWS)}, got {view!r}")
+    if view is not None:
+        check_view(view)
     new_view = view or DEFAULT_VIEW    # a new study's view; a resumed one keeps its own
     if isinstance(sampler, str):
         name = sampler

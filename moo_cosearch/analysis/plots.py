@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from ..objectives import COST_METRICS
-from ._labels import fmt, metric_label, not_evaluated, reference_point_text, study_metric_names
+from ._labels import (NOT_EVALUATED, fmt, metric_label, not_evaluated, reference_point_text,
+                      study_metric_names)
 from ._pareto import is_feasible, pareto_trials
 
 if TYPE_CHECKING:
@@ -64,7 +65,7 @@ def _panels(names: Sequence[str], done: Sequence["optuna.trial.FrozenTrial"]
     pairs = []
     for i, j in combinations(range(len(names)), 2):
         y, x = names[i], names[j]
-        if x in ("accuracy", "reward") and y not in ("accuracy", "reward"):
+        if x in NOT_EVALUATED and y not in NOT_EVALUATED:
             y, x = x, y
         pairs.append((y, x))
     return pairs

@@ -19,6 +19,9 @@ class CostBackend:
     #: Per-design metrics this backend gives (fields of :class:`CostResult` or ``extra`` keys);
     #: objective sets may optimise or constrain any of them.
     metrics: tuple[str, ...] = COST_FIELDS
+    #: True when one design takes seconds (an external simulator): listings then check only
+    #: that a space fits (an empty batch), without evaluating a design.
+    slow: bool = False
 
     def __call__(self, space: "JointSpace", designs: Sequence[Mapping[str, Any]]) -> CostResult:
         return self.evaluate(space, designs)

@@ -239,6 +239,7 @@ class ZigZagBackend(CostBackend):
 
     name = "zigzag"
     metrics = COST_FIELDS
+    slow = True   # a network takes seconds in ZigZag
 
     def __init__(self, lpf_limit: int = 4, n_spatial: int = 2) -> None:
         self.lpf_limit = lpf_limit
