@@ -72,10 +72,14 @@ class JointSpace:
             ``moo_cosearch.networks.list_families()``), or None.
         accelerator: accelerator model family the HAS parameters describe, or None.
         description: free text.
+        baseline: the reference design's value of some parameters (the ``[baseline]`` table
+            of a space TOML: e.g. the accelerator a paper starts from); the others take their
+            grid's middle choice. ``fixed-hw``/``phase``/``hw-then-nas`` start from it.
     """
 
     def __init__(self, name: str, params: Sequence[Param], *, network: str | None = None,
-                 accelerator: str | None = None, description: str = "") -> None:
+                 accelerator: str | None = None, description: str = "",
+                 baseline: Mapping[str, Any] | None = None) -> None:
         self.name = name
         self.params: tuple[Param, ...] = tuple(params)
         self.network = network
@@ -89,12 +93,18 @@ class JointSpace:
             raise SpaceError(f"space {name!r} has no parameters")
         self._by_name = {p.name: p for p in self.params}
         self._searched = tuple(p for p in self.params if not p.fixed)
+        given = dict(baseline or {})
+        unknown = sorted(set(given) - set(names))
+        if unknown:
+            raise SpaceError(f"space {name!r}: [baseline] names unknown parameters {unknown}")
+        self._baseline_given = {k: self._by_name[k].choices[self._by_name[k].index(v)]
+                                for k, v in given.items()}
 
     # -- construction ---------------------------------------------------------------------
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, source: str = "<dict>") -> "JointSpace":
         """Build a space from the parsed TOML structure (see the module docstring)."""
-        known = {"name", "network", "accelerator", "description", "params"}
+        known = {"name", "network", "accelerator", "description", "params", "baseline"}
         unknown = sorted(set(data) - known)
         if unknown:
             raise SpaceError(f"{source}: unknown top-level keys {unknown}; allowed: {sorted(known)}")
@@ -103,8 +113,12 @@ class JointSpace:
         specs = data.get("params")
         if not isinstance(specs, list) or not specs:
             raise SpaceError(f"{source}: a space needs a non-empty [[params]] array")
+        baseline = data.get("baseline", {})
+        if not isinstance(baseline, Mapping):
+            raise SpaceError(f"{source}: [baseline] must be a table of parameter = value")
         return cls(data["name"], params_from_specs(specs), network=data.get("network"),
-                   accelerator=data.get("accelerator"), description=data.get("description", ""))
+                   accelerator=data.get("accelerator"), description=data.get("description", ""),
+                   baseline=baseline)
 
     def to_dict(self) -> dict[str, Any]:
         """The TOML-equivalent structure (one entry per parameter, fixed ones as ``fixed``)."""
@@ -122,12 +136,16 @@ class JointSpace:
             d["network"] = self.network
         if self.accelerator is not None:
             d["accelerator"] = self.accelerator
+        if self._baseline_given:
+            d["baseline"] = dict(self._baseline_given)
         return d
 
     @property
     def definition_hash(self) -> str:
         """SHA-256 of the canonical definition (names, choices, groups, orderings, families)."""
-        blob = json.dumps(self.to_dict() | {"description": ""}, sort_keys=True)
+        d = self.to_dict() | {"description": ""}
+        d.pop("baseline", None)      # a reference point, not part of what is searched
+        blob = json.dumps(d, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()
 
     # -- introspection --------------------------------------------------------------------
@@ -144,6 +162,12 @@ class JointSpace:
 
     def __len__(self) -> int:
         return len(self.params)
+
+    @property
+    def baseline(self) -> dict[str, Value]:
+        """The reference design: the ``[baseline]`` values, else each grid's middle choice."""
+        return {p.name: self._baseline_given.get(p.name, p.choices[(len(p.choices) - 1) // 2])
+                for p in self.params}
 
     def group(self, group: str) -> tuple[Param, ...]:
         return tuple(p for p in self.params if p.group == group)

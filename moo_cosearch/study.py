@@ -55,8 +55,9 @@ def create_study(space: "JointSpace", objectives: ObjectiveSet | str | Path, *,
         sampler: a sampler name for :func:`~moo_cosearch.samplers.create_sampler`, or a sampler.
             A named sampler whose :func:`~moo_cosearch.samplers.sampler_study_options` include
             ``"reference_point"`` gets the objective set's ``reference_point`` when it names
-            every objective; one taking ``"ordered"`` gets the space's ordered flag of every
-            searched parameter. Options given in ``sampler_options`` win.
+            every objective; one taking ``"ordered"`` / ``"groups"`` / ``"baseline"`` gets the
+            space's ordered flag / group / :attr:`~JointSpace.baseline` value of every searched
+            parameter. Options given in ``sampler_options`` win.
         seed: sampler seed.
         sampler_options: extra sampler constructor options.
         storage: an Optuna storage URL or object; None keeps the study in memory.
@@ -85,8 +86,15 @@ def create_study(space: "JointSpace", objectives: ObjectiveSet | str | Path, *,
         if "reference_point" in takes and set(obj.metric_names) <= set(obj.reference_point):
             options.setdefault("reference_point",
                                [float(obj.reference_point[m]) for m in obj.metric_names])
+        searched = [p for p in space.params if not p.fixed]
         if "ordered" in takes:
-            options.setdefault("ordered", {p.name: p.ordered for p in space.params if not p.fixed})
+            options.setdefault("ordered", {p.name: p.ordered for p in searched})
+        if "groups" in takes:
+            options.setdefault("groups", {p.name: p.group for p in searched})
+        if "baseline" in takes:
+            base = space.baseline
+            options.setdefault("baseline", {p.name: p.index(base[p.name]) if new_view == "index"
+                                            else base[p.name] for p in searched})
         sampler = create_sampler(sampler, seed=seed, **options)
     else:
         name = type(sampler).__name__

@@ -7,7 +7,11 @@ A sampler declares which options it takes from the study (:func:`sampler_study_o
 
 - ``"reference_point"``: hypervolume reference point, a list of floats in the objectives' own
   units and directions;
-- ``"ordered"``: parameter name → bool, whether a categorical's choices are ordered.
+- ``"ordered"``: parameter name → bool, whether a categorical's choices are ordered;
+- ``"groups"``: parameter name → ``"nas"`` (network) or ``"has"`` (hardware), searched
+  parameters only;
+- ``"baseline"``: parameter name → the space's reference design value (in the study's view:
+  a grid position for ``"index"``), searched parameters only.
 
 A sampler also names the view of ordered grids it works best with (:func:`sampler_view`):
 ``"categorical"`` (values as a ``CategoricalDistribution``) or ``"index"`` (grid positions as an
@@ -16,7 +20,9 @@ A sampler also names the view of ordered grids it works best with (:func:`sample
 do not gain from it (TPE repeats more designs), so they keep values
 (``benchmarks/results/ordered_view.md``).
 
-Later strategies (RL, ...) call :func:`register_sampler` from their own private module. Nothing
+Later strategies call :func:`register_sampler` from their own private module (imported at the
+end of this one): ``_rl`` (reinforce, ppo), ``_edd`` (edd), ``_phase`` (fixed-hw, phase,
+hw-then-nas), ``_pymoo_algos`` (pymoo-*). Nothing
 here imports the rest of ``moo_cosearch``: the study passes these options in.
 """
 
@@ -34,7 +40,7 @@ __all__ = ["MissingDependencyError", "OptionError", "QEHVISampler", "STUDY_OPTIO
            "check_options", "create_sampler", "list_samplers", "register_sampler", "sampler_study_options", "sampler_view"]
 
 #: The options a sampler may take from the study (see the module docstring).
-STUDY_OPTIONS = frozenset({"reference_point", "ordered"})
+STUDY_OPTIONS = frozenset({"reference_point", "ordered", "groups", "baseline"})
 #: Views of ordered grids a sampler may prefer (the same names as ``moo_cosearch.space.VIEWS``).
 VIEWS = ("index", "categorical")
 
@@ -235,3 +241,6 @@ register_sampler("qehvi", _qehvi,
                  "BoTorch qLogEHVI: batched GP, pooled two-stage acquisition (ours)", _BOTH)
 register_sampler("qnehvi", _qnehvi,
                  "BoTorch qLogNEHVI (noisy observations), otherwise as qehvi (ours)", _BOTH)
+
+# The seeds' strategies register themselves (each imports torch / pymoo only when made).
+from . import _edd, _phase, _pymoo_algos, _rl  # noqa: E402,F401

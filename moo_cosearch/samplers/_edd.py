@@ -1,0 +1,1 @@
+"""Differentiable co-search (edd): to be written."""

@@ -1,0 +1,1 @@
+"""Phase / fixed-hardware baselines: to be written."""

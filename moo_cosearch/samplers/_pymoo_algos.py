@@ -1,0 +1,1 @@
+"""pymoo algorithms as Optuna samplers: to be written."""

@@ -1,0 +1,1 @@
+"""RL controllers (reinforce, ppo): to be written."""
