@@ -1,1 +1,395 @@
-"""Phase / fixed-hardware baselines: to be written."""
+"""Phase baselines: ``fixed-hw``, ``phase`` and ``hw-then-nas``.
+
+The strategies the co-search seeds argue against, each delegating its searches to any
+registered sampler (``inner``, default ``tpe``):
+
+- ``fixed-hw`` (:class:`FixedHardwareSampler`): hardware-aware NAS with the accelerator pinned
+  at the space's baseline design, for every trial;
+- ``phase`` (:class:`PhaseSampler`, NAHAS's phase search): NAS on the baseline accelerator for
+  the first ``round(budget * first_share)`` trials, then HAS for the best network found;
+- ``hw-then-nas`` (:class:`HardwareThenNASSampler`): HAS for the baseline (reference) network,
+  then NAS on the best accelerator found.
+
+Which phase a trial belongs to is decided by its ``trial.number`` alone (phase 1: numbers
+``0 .. n1 - 1``, phase 2: every number after, also past ``budget``, so a study that runs on
+keeps refining the second phase). Trial numbers are dense and unique in a storage, so phase 1
+holds exactly ``n1`` trials however many workers share the study and however often it is
+resumed; each trial's phase is also recorded in its system attr :data:`PHASE_KEY`.
+
+The group that phase 2 pins takes the values of the best COMPLETE phase-1 trial, recomputed
+from the storage whenever a phase-2 trial starts (no state of our own; the same answer in every
+worker): the highest :func:`~._scalarise.rewards` with Chebyshev scalarisation and equal
+weights over objectives normalised by the phase-1 range, infeasible trials penalised below
+every feasible one, ties to the lower trial number. With one objective that is simply the best
+feasible value; with several it is the most balanced trade-off (the knee of the phase-1 front,
+which Chebyshev finds on non-convex fronts too, unlike a weighted sum, and with no reference
+point needed, unlike a hypervolume contribution). Until some phase-1 trial is COMPLETE the
+baseline values stand in. While other workers still evaluate phase-1 trials, early phase-2
+trials use the best finished so far; once every phase-1 trial is finished the choice is final
+and identical to a one-worker run.
+
+Each phase has its own inner sampler (built at construction; phase 1 gets ``seed``, phase 2 a
+seed derived from it), which sees a
+view of the study (:class:`_PhaseStudy`): only the trials of its phase whose pinned parameters
+hold the phase's pinned values, with only the parameters it searches, and study system attrs
+under its own prefix (NSGA-II caches its parents there). So the phase-2 search starts fresh and
+is fed phase-2 trials only.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+from collections.abc import Callable, Container, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from optuna.distributions import BaseDistribution
+from optuna.samplers import BaseSampler
+from optuna.storages import BaseStorage
+from optuna.study import Study
+from optuna.trial import FrozenTrial, TrialState
+
+from . import check_options, create_sampler, register_sampler, sampler_study_options
+from ._scalarise import rewards
+
+__all__ = ["FixedHardwareSampler", "HardwareThenNASSampler", "PHASE_KEY", "PhaseSampler"]
+
+#: Trial system attr holding the trial's phase (1 or 2).
+PHASE_KEY = "moo_cosearch:phase"
+GROUPS = ("nas", "has")
+_OURS = ("fixed-hw", "phase", "hw-then-nas")
+_STUDY_OPTIONS = ("groups", "baseline", "ordered", "reference_point")
+
+
+@dataclass(frozen=True)
+class _Phase:
+    """One trial's phase: its number, the parameters searched and those pinned (name → value)."""
+
+    number: int
+    free: frozenset[str]
+    pinned: Mapping[str, Any]
+
+    def holds(self, trial: FrozenTrial) -> bool:
+        """Whether ``trial``'s pinned parameters (those it has so far) hold the pinned values."""
+        return all(trial.params[n] == v for n, v in self.pinned.items() if n in trial.params)
+
+
+def _strip(trial: FrozenTrial, names: Container[str]) -> FrozenTrial:
+    """A shallow copy of ``trial`` with only the parameters in ``names``."""
+    out = copy.copy(trial)
+    out._params = {n: v for n, v in trial.params.items() if n in names}
+    out._distributions = {n: d for n, d in trial.distributions.items() if n in names}
+    return out
+
+
+class _PhaseStorage:
+    """The storage as one phase's inner sampler sees it: trial lists filtered and stripped by the
+    view, study system attrs under ``prefix``; everything else is the real storage."""
+
+    def __init__(self, storage: BaseStorage, select: Callable[[list[FrozenTrial]],
+                                                             list[FrozenTrial]],
+                 prefix: str) -> None:
+        self._storage = storage
+        self._select = select
+        self._prefix = prefix
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._storage, name)
+
+    def get_all_trials(self, study_id: int, deepcopy: bool = True,
+                       states: Container[TrialState] | None = None) -> list[FrozenTrial]:
+        out = self._select(self._storage.get_all_trials(study_id, deepcopy=False,
+                                                        states=states))
+        return copy.deepcopy(out) if deepcopy else out
+
+    def get_best_trial(self, study_id: int) -> FrozenTrial:
+        return BaseStorage.get_best_trial(self, study_id)  # type: ignore[arg-type]
+
+    def get_study_system_attrs(self, study_id: int) -> dict[str, Any]:
+        n = len(self._prefix)
+        return {k[n:]: v for k, v in self._storage.get_study_system_attrs(study_id).items()
+                if k.startswith(self._prefix)}
+
+    def set_study_system_attr(self, study_id: int, key: str, value: Any) -> None:
+        self._storage.set_study_system_attr(study_id, self._prefix + key, value)
+
+
+class _PhaseStudy(Study):
+    """The study as one phase's inner sampler sees it (a ``Study``, for samplers that check):
+    only that phase's trials holding its pinned values, with only its searched parameters."""
+
+    def __init__(self, study: Study, phase: _Phase,
+                 in_phase: Callable[[int], bool]) -> None:  # no Study.__init__: a view
+        self.__dict__.update(study.__dict__)
+        self._study = study
+        self._phase = phase
+        self._in_phase = in_phase
+        self._storage = _PhaseStorage(study._storage, self._select,  # type: ignore[assignment]
+                                      f"{PHASE_KEY}{phase.number}:")
+
+    def _select(self, trials: Sequence[FrozenTrial]) -> list[FrozenTrial]:
+        return [_strip(t, self._phase.free) for t in trials
+                if self._in_phase(t.number) and self._phase.holds(t)]
+
+    def _get_trials(self, deepcopy: bool = True, states: Container[TrialState] | None = None,
+                    use_cache: bool = False) -> list[FrozenTrial]:
+        out = self._select(self._study._get_trials(deepcopy=False, states=states,
+                                                   use_cache=use_cache))
+        return copy.deepcopy(out) if deepcopy else out
+
+
+def _contains(dist: BaseDistribution, value: Any) -> bool:
+    try:
+        return bool(dist._contains(dist.to_internal_repr(value)))
+    except (ValueError, TypeError):
+        return False
+
+
+def _phase_seed(seed: int | None, phase: int) -> int | None:
+    """The inner seed of ``phase``: ``seed`` itself for phase 1; for phase 2 one derived from
+    it, since the same seed would replay phase 1's random start-up draws on the other group
+    (e.g. the first accelerators would copy the first networks' choice indices)."""
+    if seed is None or phase == 1:
+        return seed
+    return int(np.random.SeedSequence([seed, phase]).generate_state(1)[0])
+
+
+class _PhasedSampler(BaseSampler):
+    """Shared machinery: phase 1 searches group :attr:`_FIRST` with the other pinned at the
+    baseline; phase 2 (trial numbers from ``first_trials`` on, if not None) searches the other
+    group with :attr:`_FIRST` pinned at the best phase-1 design."""
+
+    _FIRST = "nas"
+    _NAME = ""
+
+    def __init__(self, *, groups: Mapping[str, str] | None, baseline: Mapping[str, Any] | None,
+                 inner: str, inner_options: Mapping[str, Any] | None,
+                 ordered: Mapping[str, bool] | None, reference_point: Sequence[float] | None,
+                 seed: int | None, first_trials: int | None) -> None:
+        if groups is None or baseline is None:
+            raise ValueError(f"{self._NAME} needs groups= (parameter -> 'nas' or 'has') and "
+                             f"baseline= (parameter -> reference value); "
+                             f"moo_cosearch.create_study fills both from the space")
+        if not isinstance(groups, Mapping) or not isinstance(baseline, Mapping):
+            raise ValueError("groups and baseline must be dicts keyed by parameter name")
+        bad = sorted(n for n, g in groups.items() if g not in GROUPS)
+        if bad:
+            raise ValueError(f"groups must map parameters to 'nas' or 'has', got "
+                             f"{ {n: groups[n] for n in bad} }")
+        names = {g: frozenset(n for n, v in groups.items() if v == g) for g in GROUPS}
+        if not names["nas"] or not names["has"]:
+            raise ValueError(f"{self._NAME} needs groups with at least one 'nas' and one "
+                             f"'has' parameter, got {dict(groups)}")
+        missing = sorted(set(groups) - set(baseline))
+        if missing:
+            raise ValueError(f"baseline has no value for parameters {missing}")
+        if inner in _OURS:
+            raise ValueError(f"inner must be a search strategy of its own, not {inner!r}")
+        if inner_options is not None and not isinstance(inner_options, Mapping):
+            raise ValueError(f"inner_options must be a dict of the inner sampler's options, "
+                             f"got {inner_options!r}")
+        self._names = names
+        self._second = "has" if self._FIRST == "nas" else "nas"
+        self._baseline = {n: baseline[n] for n in groups}
+        self._first_trials = first_trials
+        study_options = {"groups": dict(groups), "baseline": self._baseline,
+                         "ordered": ordered, "reference_point": reference_point}
+        phases = (1,) if first_trials is None else (1, 2)
+        self._inner = {p: self._make_inner(inner, dict(inner_options or {}),
+                                           _phase_seed(seed, p), names[self._group(p)],
+                                           study_options)
+                       for p in phases}
+        self._phases: dict[int, _Phase] = {}   # trial id → its phase, from before_trial
+
+    @staticmethod
+    def _make_inner(inner: str, options: dict[str, Any], seed: int | None,
+                    names: frozenset[str], study_options: Mapping[str, Any]) -> BaseSampler:
+        """The inner sampler of one phase: the study options it takes, restricted to the
+        parameters it searches, unless ``inner_options`` gives them."""
+        takes = sampler_study_options(inner)
+        for key, value in study_options.items():
+            if key in takes and value is not None:
+                options.setdefault(key, {n: v for n, v in value.items() if n in names}
+                                   if isinstance(value, Mapping) else list(value))
+        return create_sampler(inner, seed=seed, **options)
+
+    def _group(self, phase: int) -> str:
+        return self._FIRST if phase == 1 else self._second
+
+    def _in_phase(self, phase: int) -> Callable[[int], bool]:
+        n1 = self._first_trials
+        if n1 is None:
+            return lambda number: True
+        return (lambda number: number < n1) if phase == 1 else (lambda number: number >= n1)
+
+    def _first_phase(self) -> _Phase:
+        return _Phase(1, self._names[self._FIRST],
+                      {n: self._baseline[n] for n in self._names[self._second]})
+
+    def _plan(self, study: Study, trial: FrozenTrial) -> _Phase:
+        """``trial``'s phase, decided by its number, with the values its pinned group holds."""
+        first = self._first_phase()
+        if self._first_trials is None or trial.number < self._first_trials:
+            return first
+        pinned = {n: self._baseline[n] for n in self._names[self._FIRST]}
+        in_first = self._in_phase(1)
+        done = [t for t in study._get_trials(deepcopy=False, states=(TrialState.COMPLETE,),
+                                             use_cache=True)
+                if in_first(t.number) and first.holds(t) and pinned.keys() <= t.params.keys()]
+        if done:
+            score = rewards(done, study.directions, scalarisation="chebyshev",
+                            weights=[1.0] * len(study.directions))
+            best = done[int(np.argmax(score))]    # first maximum: the lowest number
+            pinned = {n: best.params[n] for n in pinned}
+        return _Phase(2, self._names[self._second], pinned)
+
+    def _phase_of(self, study: Study, trial: FrozenTrial) -> _Phase:
+        phase = self._phases.get(trial._trial_id)
+        return phase if phase is not None else self._plan(study, trial)
+
+    def _view(self, study: Study, phase: _Phase) -> _PhaseStudy:
+        return _PhaseStudy(study, phase, self._in_phase(phase.number))
+
+    def reseed_rng(self) -> None:
+        for inner in self._inner.values():
+            inner.reseed_rng()
+
+    def before_trial(self, study: Study, trial: FrozenTrial) -> None:
+        phase = self._plan(study, trial)
+        self._phases[trial._trial_id] = phase
+        study._storage.set_trial_system_attr(trial._trial_id, PHASE_KEY, phase.number)
+        self._inner[phase.number].before_trial(self._view(study, phase),
+                                               _strip(trial, phase.free))
+
+    def infer_relative_search_space(self, study: Study,
+                                    trial: FrozenTrial) -> dict[str, BaseDistribution]:
+        phase = self._phase_of(study, trial)
+        space = self._inner[phase.number].infer_relative_search_space(
+            self._view(study, phase), _strip(trial, phase.free))
+        return {n: d for n, d in space.items() if n in phase.free}
+
+    def sample_relative(self, study: Study, trial: FrozenTrial,
+                        search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
+        if not search_space:
+            return {}
+        phase = self._phase_of(study, trial)
+        return self._inner[phase.number].sample_relative(
+            self._view(study, phase), _strip(trial, phase.free), search_space)
+
+    def sample_independent(self, study: Study, trial: FrozenTrial, param_name: str,
+                           param_distribution: BaseDistribution) -> Any:
+        phase = self._phase_of(study, trial)
+        if param_name in phase.pinned:
+            value = phase.pinned[param_name]
+            if not _contains(param_distribution, value):
+                raise ValueError(f"{self._NAME}: pinned value {value!r} of {param_name!r} is "
+                                 f"not in its distribution {param_distribution}")
+            return value
+        if param_name not in phase.free:
+            raise ValueError(f"{self._NAME}: parameter {param_name!r} is in neither group; "
+                             f"groups= must name every searched parameter")
+        return self._inner[phase.number].sample_independent(
+            self._view(study, phase), _strip(trial, phase.free), param_name,
+            param_distribution)
+
+    def after_trial(self, study: Study, trial: FrozenTrial, state: TrialState,
+                    values: Sequence[float] | None) -> None:
+        phase = self._phases.pop(trial._trial_id, None) or self._plan(study, trial)
+        self._inner[phase.number].after_trial(self._view(study, phase),
+                                              _strip(trial, phase.free), state, values)
+
+
+class FixedHardwareSampler(_PhasedSampler):
+    """Hardware-aware NAS on a fixed accelerator: every trial pins the ``"has"`` parameters to
+    ``baseline`` and the inner sampler searches the ``"nas"`` ones.
+
+    Args:
+        groups: searched parameter → ``"nas"`` or ``"has"`` (``create_study`` fills it).
+        baseline: parameter → reference value (``create_study``: the space's ``[baseline]``).
+        inner: the registered sampler that searches the network (default ``tpe``).
+        inner_options: that sampler's own options.
+        ordered: forwarded to an inner sampler that takes it (``create_study`` fills it).
+        reference_point: forwarded to an inner sampler that takes it.
+        seed: seed of the inner sampler.
+    """
+
+    _NAME = "fixed-hw"
+
+    def __init__(self, groups: dict | None = None, baseline: dict | None = None,
+                 inner: str = "tpe", inner_options: dict | None = None,
+                 ordered: dict | None = None, reference_point: list | None = None,
+                 seed: int | None = None) -> None:
+        super().__init__(groups=groups, baseline=baseline, inner=inner,
+                         inner_options=inner_options, ordered=ordered,
+                         reference_point=reference_point, seed=seed, first_trials=None)
+
+
+class PhaseSampler(_PhasedSampler):
+    """NAHAS's phase search: NAS with the accelerator pinned to ``baseline`` for the first
+    ``round(budget * first_share)`` trials (halves rounded up), then HAS with the network pinned
+    to the best phase-1 design (see the module docstring) for every later trial.
+
+    Args:
+        groups: searched parameter → ``"nas"`` or ``"has"`` (``create_study`` fills it).
+        baseline: parameter → reference value (``create_study``: the space's ``[baseline]``).
+        budget: the total trials the search plans for (the CLI's ``--trials`` default is 300);
+            trials past it stay in phase 2.
+        first_share: share of ``budget`` spent in phase 1, in [0, 1].
+        inner: the registered sampler that runs each phase's search (default ``tpe``); phase 2
+            gets a fresh one, seeded from ``seed``.
+        inner_options: that sampler's own options.
+        ordered: forwarded to an inner sampler that takes it (``create_study`` fills it).
+        reference_point: forwarded to an inner sampler that takes it.
+        seed: seed of the inner samplers.
+    """
+
+    _NAME = "phase"
+
+    def __init__(self, groups: dict | None = None, baseline: dict | None = None,
+                 budget: int = 300, first_share: float = 0.5, inner: str = "tpe",
+                 inner_options: dict | None = None, ordered: dict | None = None,
+                 reference_point: list | None = None, seed: int | None = None) -> None:
+        if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
+            raise ValueError(f"budget must be an int >= 1 (total trials), got {budget!r}")
+        if not isinstance(first_share, (int, float)) or not 0.0 <= first_share <= 1.0:
+            raise ValueError(f"first_share must be in [0, 1], got {first_share!r}")
+        super().__init__(groups=groups, baseline=baseline, inner=inner,
+                         inner_options=inner_options, ordered=ordered,
+                         reference_point=reference_point, seed=seed,
+                         first_trials=math.floor(budget * first_share + 0.5))
+
+    @property
+    def first_trials(self) -> int:
+        """Trials in phase 1: ``round(budget * first_share)``."""
+        assert self._first_trials is not None
+        return self._first_trials
+
+
+class HardwareThenNASSampler(PhaseSampler):
+    """The reverse of :class:`PhaseSampler`: HAS with the network pinned to ``baseline`` (the
+    reference network) for the first ``round(budget * first_share)`` trials, then NAS on the
+    best phase-1 accelerator. Same arguments."""
+
+    _FIRST = "has"
+    _NAME = "hw-then-nas"
+
+
+def _factory(cls: type[_PhasedSampler]) -> Callable[..., BaseSampler]:
+    def make(seed: int | None = None, **options: Any) -> BaseSampler:
+        check_options(cls, options)
+        return cls(seed=seed, **options)
+
+    return make
+
+
+register_sampler("fixed-hw", _factory(FixedHardwareSampler),
+                 "hardware-aware NAS on the space's baseline accelerator (inner sampler: tpe)",
+                 _STUDY_OPTIONS)
+register_sampler("phase", _factory(PhaseSampler),
+                 "NAHAS phase search: NAS on the baseline accelerator, then HAS for the best "
+                 "network (budget, first_share)", _STUDY_OPTIONS)
+register_sampler("hw-then-nas", _factory(HardwareThenNASSampler),
+                 "HAS for the baseline network, then NAS on the best accelerator "
+                 "(budget, first_share)", _STUDY_OPTIONS)

@@ -1,0 +1,223 @@
+"""Optuna storages that many workers share safely, opened from one URL.
+
+``open_storage(url)`` accepts:
+
+- any SQLAlchemy URL Optuna's ``RDBStorage`` takes: ``sqlite:///runs/s.db`` (the folder is
+  made), ``postgresql://user@host:5432/db`` (driver psycopg 3, the ``postgres`` extra; a
+  ``postgresql://`` URL falls back to psycopg2 when only that is installed),
+  ``postgresql+psycopg2://...``, ``mysql+pymysql://...``;
+- ``journal:PATH`` (e.g. ``journal:runs/s.log`` or ``journal:///abs/s.log``): Optuna's
+  ``JournalStorage`` on an append-only file, safe for several processes on one machine (or on
+  a file system with working locks);
+- ``None`` (or ``":memory:"``): in memory, one process.
+
+What it adds to Optuna's own constructors:
+
+- **Race-free start.** Workers that start together on a fresh database all create the schema
+  at once; Optuna's ``RDBStorage`` then fails in some of them (``IntegrityError`` on
+  ``alembic_version``, ``UniqueViolation`` on ``pg_type``). Creation is serialised by a file
+  lock for SQLite and retried with backoff for server databases, so every worker gets the
+  storage. SQLite connections wait up to 60 s for a lock instead of 5 s.
+- **Heartbeats on by default** for RDB storages (``heartbeat`` seconds, grace period twice
+  that): a killed worker's RUNNING trial becomes FAIL when another worker (or the next run)
+  starts a trial, and Optuna's ``RetryFailedTrialCallback`` enqueues it again (up to 3 times).
+  Optuna has no heartbeats for ``JournalStorage``; ``reap_running`` (``run --reap-running``)
+  fails and re-enqueues RUNNING trials when you know no worker is alive.
+- **One-line errors** (:class:`StorageError`, a ``ValueError``) naming the URL (password
+  hidden) and the cause: an unknown scheme, a missing driver, an unreachable server, a folder
+  or a non-SQLite file given as an SQLite database, a read-only location, a missing database
+  where one must exist (``must_exist=True``: ``verify``, ``dashboard``).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import optuna
+
+__all__ = ["DEFAULT_HEARTBEAT_S", "StorageError", "describe", "open_storage", "reap_running"]
+
+#: Heartbeat interval of RDB storages, seconds; a trial is stale after twice this.
+DEFAULT_HEARTBEAT_S = 30
+_RETRIES = 3                     # how often a trial a dead worker held is run again
+_SQLITE_HEADER = b"SQLite format 3\x00"
+_OPEN_ATTEMPTS = 8
+
+
+class StorageError(ValueError):
+    """A storage that cannot be opened: one line naming the URL and the cause."""
+
+
+def describe(url: str) -> str:
+    """``url`` with its password hidden (for messages and logs)."""
+    return re.sub(r"(://[^:/@]+:)[^@/]*@", r"\1***@", url)
+
+
+def _first_line(error: BaseException) -> str:
+    orig = getattr(error, "orig", None) or error
+    text = str(orig).strip().splitlines()
+    return text[0] if text else type(orig).__name__
+
+
+def _journal(url: str) -> "optuna.storages.BaseStorage":
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    path = Path(re.sub(r"^journal:(//)?", "", url)).expanduser()
+    if not str(path) or path.is_dir():
+        raise StorageError(f"storage {url}: journal:PATH needs a file path, got {str(path)!r}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "ab"):
+            pass
+        return JournalStorage(JournalFileBackend(str(path)))
+    except OSError as e:
+        raise StorageError(f"storage {url}: cannot write {path}: {e.strerror or e}") from None
+
+
+def _sqlite_path(url: str, must_exist: bool) -> Path | None:
+    """Check the file of an SQLite URL (None for an in-memory database)."""
+    rest = url.split("///", 1)[1] if "///" in url else ""
+    rest = rest.split("?", 1)[0]
+    if rest in ("", ":memory:"):
+        return None
+    path = Path(rest).expanduser()
+    if path.is_dir():
+        raise StorageError(f"storage {url}: {path} is a folder, not an SQLite file")
+    if path.exists():
+        with open(path, "rb") as f:
+            head = f.read(len(_SQLITE_HEADER))
+        if head and head != _SQLITE_HEADER:
+            raise StorageError(f"storage {url}: {path} is not an SQLite database")
+    elif must_exist:
+        raise StorageError(f"storage {url}: {path} does not exist")
+    else:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise StorageError(f"storage {url}: cannot make {path.parent}: "
+                               f"{e.strerror or e}") from None
+    return path
+
+
+def _driver_url(url: str) -> str:
+    """``postgresql://`` names psycopg 3 in SQLAlchemy 2; use psycopg2 when only it exists."""
+    import importlib.util
+
+    if not re.match(r"^postgres(ql)?://", url):
+        return url
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if importlib.util.find_spec("psycopg") is not None:
+        return url
+    if importlib.util.find_spec("psycopg2") is not None:
+        return "postgresql+psycopg2://" + url[len("postgresql://"):]
+    raise StorageError(f"storage {describe(url)}: PostgreSQL needs a driver: pip install "
+                       f"'moo-cosearch[postgres]' (psycopg 3), with -c constraints.txt in a "
+                       f"checkout")
+
+
+def open_storage(url: "str | optuna.storages.BaseStorage | None", *, must_exist: bool = False,
+                 heartbeat: float | None = DEFAULT_HEARTBEAT_S) -> "optuna.storages.BaseStorage":
+    """An Optuna storage for ``url`` (see the module docstring); a storage object passes
+    through.
+
+    Args:
+        url: storage URL, ``journal:PATH``, ``None`` (in memory) or a storage.
+        must_exist: refuse to create a new database file (for commands that only read).
+        heartbeat: heartbeat interval in seconds for RDB storages (None: off).
+
+    Raises:
+        StorageError: one line naming the URL and the cause.
+    """
+    import optuna
+
+    if url is None or url == ":memory:":
+        return optuna.storages.InMemoryStorage()
+    if not isinstance(url, str):
+        return url
+    if heartbeat is not None and not heartbeat > 0:
+        raise StorageError(f"heartbeat must be > 0 seconds, got {heartbeat!r}")
+    shown = describe(url)
+    if url.startswith("journal:"):
+        if must_exist and not Path(re.sub(r"^journal:(//)?", "", url)).expanduser().is_file():
+            raise StorageError(f"storage {shown}: the journal file does not exist")
+        return _journal(url)
+    if "://" not in url:
+        raise StorageError(f"storage {url!r} is not a URL: use sqlite:///PATH, "
+                           f"postgresql://USER@HOST/DB, journal:PATH or another SQLAlchemy URL")
+    url = _driver_url(url)
+    kwargs: dict = {}
+    lock = None
+    if url.startswith("sqlite"):
+        path = _sqlite_path(url, must_exist)
+        kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}
+        if path is not None:
+            from filelock import FileLock
+
+            lock = FileLock(str(path) + ".lock", timeout=120)
+    elif url.startswith("postgresql"):
+        kwargs["engine_kwargs"] = {"pool_pre_ping": True}
+    if heartbeat is not None:
+        from optuna.storages import RetryFailedTrialCallback
+
+        kwargs.update(heartbeat_interval=int(max(1, round(heartbeat))),
+                      grace_period=int(max(2, round(2 * heartbeat))),
+                      heartbeat_stale_trial_callback=RetryFailedTrialCallback(max_retry=_RETRIES))
+    return _open_rdb(url, shown, kwargs, lock)
+
+
+def _open_rdb(url: str, shown: str, kwargs: dict, lock) -> "optuna.storages.BaseStorage":
+    import optuna
+    import sqlalchemy.exc
+
+    last: BaseException | None = None
+    for attempt in range(_OPEN_ATTEMPTS):
+        try:
+            with warnings.catch_warnings():   # heartbeat_interval: experimental, stable in use
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                if lock is None:
+                    return optuna.storages.RDBStorage(url, **kwargs)
+                with lock:
+                    return optuna.storages.RDBStorage(url, **kwargs)
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError) as e:
+            last = e            # another worker is creating the schema: try again
+        except sqlalchemy.exc.OperationalError as e:
+            last = e
+            text = _first_line(e).lower()
+            if not ("locked" in text or "deadlock" in text or "busy" in text):
+                break           # unreachable server, bad password, read-only file: no retry
+        except sqlalchemy.exc.ArgumentError as e:
+            raise StorageError(f"storage {shown}: {_first_line(e)}") from None
+        except sqlalchemy.exc.NoSuchModuleError as e:
+            raise StorageError(f"storage {shown}: unknown database scheme "
+                               f"({_first_line(e)})") from None
+        except ModuleNotFoundError as e:
+            raise StorageError(f"storage {shown}: the database driver {e.name!r} is not "
+                               f"installed") from None
+        except (sqlalchemy.exc.SQLAlchemyError, OSError, RuntimeError) as e:
+            last = e
+            break
+        time.sleep(min(2.0, 0.05 * 2 ** attempt))
+    assert last is not None
+    raise StorageError(f"storage {shown}: {_first_line(last)}") from None
+
+
+def reap_running(study: "optuna.Study") -> list[int]:
+    """Mark every RUNNING trial of ``study`` FAIL and enqueue its parameters again (what
+    heartbeats do for RDB storages, for storages without them such as ``JournalStorage``).
+    Only call it when no worker of the study is alive. Returns the reaped trial numbers."""
+    from optuna.trial import TrialState
+
+    reaped = []
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL):
+            study.enqueue_trial(t.params, user_attrs={"retry_of": t.number},
+                                skip_if_exists=False)
+            reaped.append(t.number)
+    return reaped
