@@ -18,11 +18,13 @@ Scalarisations (``scalarisation=``):
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
-import optuna
-from optuna.trial import FrozenTrial, TrialState
+
+if TYPE_CHECKING:
+    import optuna
+    from optuna.trial import FrozenTrial
 
 __all__ = ["SCALARISATIONS", "check_scalarisation", "rewards"]
 
@@ -41,15 +43,16 @@ def check_scalarisation(scalarisation: str, weights: Sequence[float] | None) -> 
                              f"got {list(weights)!r}")
 
 
-def _violation(trial: FrozenTrial) -> float:
+def _violation(trial: "FrozenTrial") -> float:
     """Total violation of ``trial.constraints`` (``trial.set_constraint`` or a
     ``constraints_func``: a value > 0 violates); a non-finite value counts as 1."""
     return float(sum(max(float(c), 0.0) if math.isfinite(float(c)) else 1.0
                      for c in trial.constraints.values()))
 
 
-def rewards(trials: Sequence[FrozenTrial], directions: Sequence[optuna.study.StudyDirection], *,
-            reference_trials: Sequence[FrozenTrial] | None = None,
+def rewards(trials: Sequence["FrozenTrial"],
+            directions: Sequence["optuna.study.StudyDirection"], *,
+            reference_trials: Sequence["FrozenTrial"] | None = None,
             scalarisation: str = "chebyshev", weights: Sequence[float] | None = None,
             penalty: float = 1.0, rng: np.random.Generator | None = None) -> np.ndarray:
     """A reward (higher is better) for each of ``trials``.
@@ -67,6 +70,9 @@ def rewards(trials: Sequence[FrozenTrial], directions: Sequence[optuna.study.Stu
             being infeasible at all.
         rng: the generator for random Chebyshev weights.
     """
+    import optuna
+    from optuna.trial import TrialState
+
     check_scalarisation(scalarisation, weights)
     sign = np.array([-1.0 if d == optuna.study.StudyDirection.MAXIMIZE else 1.0
                      for d in directions])
