@@ -20,8 +20,9 @@ A sampler also names the view of ordered grids it works best with (:func:`sample
 do not gain from it (TPE repeats more designs), so they keep values
 (``benchmarks/results/ordered_view.md``).
 
-Later strategies call :func:`register_sampler` from their own private module (imported at the
-end of this one): ``_rl`` (reinforce, ppo), ``_edd`` (edd), ``_phase`` (fixed-hw, phase,
+The seeds' strategies call :func:`register_sampler` from their own private module, imported
+on the first look at the registry (they subclass Optuna's ``BaseSampler``, and ``import
+moo_cosearch`` leaves optuna unimported): ``_rl`` (reinforce, ppo), ``_edd`` (edd), ``_phase`` (fixed-hw, phase,
 hw-then-nas), ``_pymoo_algos`` (pymoo-*). Nothing
 here imports the rest of ``moo_cosearch``: the study passes these options in.
 """
@@ -174,7 +175,25 @@ def register_sampler(name: str, factory: SamplerFactory, description: str = "",
     _REGISTRY[name] = _Entry(factory, description, frozenset(study_options), view)
 
 
+#: Modules that register strategies when imported (see the module docstring).
+_STRATEGY_MODULES = ("_rl", "_edd", "_phase", "_pymoo_algos")
+_loaded = False
+
+
+def _registry() -> dict[str, _Entry]:
+    """The registry, after the strategy modules registered themselves (once)."""
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        import importlib
+
+        for module in _STRATEGY_MODULES:
+            importlib.import_module(f"{__name__}.{module}")
+    return _REGISTRY
+
+
 def _entry(name: str) -> _Entry:
+    _registry()
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -183,7 +202,7 @@ def _entry(name: str) -> _Entry:
 
 def list_samplers() -> dict[str, str]:
     """Known sampler names with a one-line description each."""
-    return {name: entry.description for name, entry in sorted(_REGISTRY.items())}
+    return {name: entry.description for name, entry in sorted(_registry().items())}
 
 
 def sampler_study_options(name: str) -> frozenset[str]:
@@ -241,6 +260,3 @@ register_sampler("qehvi", _qehvi,
                  "BoTorch qLogEHVI: batched GP, pooled two-stage acquisition (ours)", _BOTH)
 register_sampler("qnehvi", _qnehvi,
                  "BoTorch qLogNEHVI (noisy observations), otherwise as qehvi (ours)", _BOTH)
-
-# The seeds' strategies register themselves (each imports torch / pymoo only when made).
-from . import _edd, _phase, _pymoo_algos, _rl  # noqa: E402,F401

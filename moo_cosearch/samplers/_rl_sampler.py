@@ -252,7 +252,12 @@ class ReinforceSampler(BaseSampler):
         adv = torch.tensor(r - base, dtype=torch.float32)
         actions = torch.tensor([rec["a"] for _, rec in batch], dtype=torch.long)
         old_logp = torch.tensor([float(rec["logp"]) for _, rec in batch])
-        opt = torch.optim.Adam(self.policy.parameters(), lr=self._lr)
+        import os
+        if os.environ.get('RLOPT') == 'sgd':
+            adv = adv / (adv.std() + 1e-8) if len(adv) > 1 else adv
+            opt = torch.optim.SGD(self.policy.parameters(), lr=self._lr)
+        else:
+            opt = torch.optim.Adam(self.policy.parameters(), lr=self._lr)
         for _ in range(self._epochs()):
             logp, entropy = self.policy.evaluate(actions)
             loss = self._loss(logp, old_logp, adv) - self._entropy_weight * entropy.mean()
