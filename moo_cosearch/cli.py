@@ -7,17 +7,20 @@ import argparse
 import json
 import math
 import re
+import signal
 import sys
 import textwrap
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from .space import VIEWS
+from .storage import DEFAULT_HEARTBEAT_S
 from .study import DEFAULT_STORAGE
+from .worker import DEFAULT_OBJECTIVES, DEFAULT_SPACE
 
-DEFAULT_SPACE = "nb201-edge"
-DEFAULT_OBJECTIVES = "nb201-cifar10-latency-area"
+if TYPE_CHECKING:
+    from .worker import RunConfig
 
 
 class CLIError(Exception):
@@ -129,41 +132,76 @@ def _parse_options(items: Sequence[str]) -> dict[str, Any]:
     return out
 
 
+def _run_config(args: argparse.Namespace) -> "RunConfig":
+    from .worker import RunConfig
+
+    trials = args.trials if args.trials is not None else (None if args.budget else 300)
+    return RunConfig(space=args.space, objectives=args.objectives, sampler=args.sampler,
+                     options=_parse_options(args.option), backend=args.backend, view=args.view,
+                     storage=None if args.storage in ("", "memory") else args.storage,
+                     study_name=args.study_name, seed=args.seed, trials=trials,
+                     budget=args.budget, heartbeat=args.heartbeat or None,
+                     skip_duplicates=not args.allow_repeats)
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     import optuna
     from tqdm import tqdm
 
     from .analysis import write_report
-    from .objectives import load_objectives, make_objective
-    from .space import load_space
-    from .study import create_study, default_study_name
+    from .storage import describe, reap_running
+    from .worker import join, prepare, run_worker
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    objectives = load_objectives(args.objectives)
-    space = load_space(args.space or objectives.space or DEFAULT_SPACE)
-    objective = make_objective(space, objectives, cost=args.backend)
-    objective.preflight(seed=args.seed)   # a misfit configuration stops here, not per trial
-    name = args.study_name or default_study_name(space, objectives, args.sampler, args.seed)
-    out = _writable_folder(Path(args.out) if args.out else Path("runs") / safe_file_name(name))
-    study = create_study(space, objectives, sampler=args.sampler, seed=args.seed,
-                         sampler_options=_parse_options(args.option), storage=args.storage,
-                         study_name=args.study_name, view=args.view)
-    before = len(study.trials)
-    print(f"study {study.study_name!r} in {args.storage}: "
-          f"{'resuming with ' + str(before) + ' trials' if before else 'new'}; "
-          f"{args.trials} more trials with sampler {args.sampler!r} (seed {args.seed})")
-    print(f"space {space.name} ({space.cardinality:.3g} designs), objectives "
-          f"{objectives.name}: {', '.join(f'{d} {m}' for m, d in objectives.objectives)}")
-    start = time.perf_counter()
-    with tqdm(total=args.trials, unit="trial", disable=args.quiet, mininterval=0.5) as bar:
-        def progress(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-            bar.update(1)
-            bar.set_postfix(skipped_acc=objective.skipped, refresh=False)
+    config = _run_config(args)
+    prepared = prepare(config)     # space, objectives, backend, accuracy: one line if misfit
+    out = _writable_folder(Path(args.out) if args.out
+                           else Path("runs") / safe_file_name(prepared.study_name))
+    where = describe(config.storage) if config.storage else "memory"
+    if args.workers > 1:
+        from .cluster import run_cluster
 
-        study.optimize(objective, n_trials=args.trials, callbacks=[progress])
-    elapsed = time.perf_counter() - start
-    print(f"{args.trials} trials in {elapsed:.1f} s")
-    write_report(study, objectives, out, max_rows=args.show)
+        print(f"study {prepared.study_name!r} in {where}: {args.workers} workers on "
+              f"{args.scheduler or 'a local Dask cluster'}")
+        start = time.perf_counter()
+        results = run_cluster(config, args.workers, args.scheduler)
+        for r in results:
+            print(f"  worker {r.worker}: seed {r.seed}, {r.evaluated} evaluated, "
+                  f"{r.skipped_duplicates} repeats skipped, {r.seconds:.1f} s")
+        print(f"{sum(r.evaluated for r in results)} trials evaluated in "
+              f"{time.perf_counter() - start:.1f} s")
+        study = join(prepared).study
+    else:
+        joined = join(prepared)
+        study = joined.study
+        if args.reap_running:
+            reaped = reap_running(study)
+            print(f"reaped {len(reaped)} RUNNING trials (now FAIL, enqueued again): {reaped}")
+        before = len(study.trials)
+        goal = (f"{config.trials} more evaluated trials" if config.trials else "") + \
+            (" " if config.trials and config.budget else "") + \
+            (f"until the study holds {config.budget}" if config.budget else "")
+        print(f"study {study.study_name!r} in {where}: "
+              f"{'resuming with ' + str(before) + ' trials' if before else 'new'}; "
+              f"{goal} with sampler {args.sampler!r} (seed {joined.seed})")
+        print(f"space {prepared.space.name} ({prepared.space.cardinality:.3g} designs), "
+              f"objectives {prepared.objectives.name}: "
+              f"{', '.join(f'{d} {m}' for m, d in prepared.objectives.objectives)}")
+        with tqdm(total=config.trials or config.budget, unit="trial", disable=args.quiet,
+                  mininterval=0.5) as bar:
+            def progress(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+                if "skipped" not in trial.user_attrs:
+                    bar.update(1)
+                bar.set_postfix(skipped_acc=prepared.objective.skipped, refresh=False)
+
+            result = run_worker(prepared, joined=joined, callback=progress)
+        print(f"{result.evaluated} trials evaluated in {result.seconds:.1f} s"
+              + (f"; {result.skipped_duplicates} repeated designs skipped"
+                 if result.skipped_duplicates else ""))
+        if result.exhausted:
+            print("stopped early: the sampler kept proposing designs already evaluated "
+                  "(the space may be exhausted)", file=sys.stderr)
+    write_report(study, prepared.objectives, out, max_rows=args.show)
     return 0
 
 
@@ -286,12 +324,34 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ordered grids as categorical values or as integer grid positions, "
                         "whose order the sampler then sees (default: the sampler's preferred "
                         "view, index for gp, else categorical; a resumed study keeps its own)")
-    r.add_argument("--trials", type=int, default=300, help="trials to add to the study")
-    r.add_argument("--seed", type=int, default=0, help="sampler seed")
-    r.add_argument("--storage", default=DEFAULT_STORAGE, help="Optuna storage URL")
+    r.add_argument("--trials", type=int, default=None,
+                   help="designs this worker evaluates (default: 300, or until --budget)")
+    r.add_argument("--budget", type=int, default=None,
+                   help="stop when the study holds this many evaluated trials, counted "
+                        "exactly across all workers")
+    r.add_argument("--seed", type=int, default=0,
+                   help="sampler seed of the worker that creates the study (workers that "
+                        "join get distinct seeds derived from it)")
+    r.add_argument("--storage", default=DEFAULT_STORAGE,
+                   help="SQLAlchemy URL (sqlite:///PATH, postgresql://USER@HOST/DB), "
+                        "journal:PATH, or memory")
     r.add_argument("--study-name", default=None,
-                   help="study name in the storage; the same name resumes (default: "
+                   help="study name in the storage; the same name resumes or joins (default: "
                         "<space>--<objectives>--<sampler>--seed<seed>)")
+    r.add_argument("--workers", type=int, default=1,
+                   help="workers to run on a Dask cluster (local processes unless "
+                        "--scheduler); needs the cluster extra")
+    r.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. "
+                   "tcp://host:8786 (default: a local cluster of --workers processes)")
+    r.add_argument("--heartbeat", type=float, default=DEFAULT_HEARTBEAT_S,
+                   help="seconds between RDB heartbeats; a dead worker's trial is retried "
+                        "after twice this (0: off)")
+    r.add_argument("--allow-repeats", action="store_true",
+                   help="evaluate a design again when another trial holds it (default: such "
+                        "trials are pruned unevaluated)")
+    r.add_argument("--reap-running", action="store_true",
+                   help="first mark RUNNING trials FAIL and enqueue them again (for storages "
+                        "without heartbeats, e.g. journal:, when no other worker is alive)")
     r.add_argument("--out", default=None, help="output folder (default: runs/<study name>)")
     r.add_argument("--show", type=int, default=20, help="Pareto rows printed")
     r.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -320,16 +380,21 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _terminate(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    for option in ("trials", "show"):
-        if getattr(args, option, 1) < 1:
-            print(f"moo-cosearch: --{option} must be >= 1, got {getattr(args, option)}",
-                  file=sys.stderr)
+    for option in ("trials", "show", "budget", "workers"):
+        value = getattr(args, option, None)
+        if value is not None and value < 1:
+            print(f"moo-cosearch: --{option} must be >= 1, got {value}", file=sys.stderr)
             return 2
+    signal.signal(signal.SIGTERM, _terminate)    # like Ctrl-C: the running trial is closed
     try:
         return args.func(args)
-    except (CLIError, ValueError, OSError) as e:
+    except (CLIError, ValueError, OSError, ImportError) as e:
         print(f"moo-cosearch {args.command}: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
+from ._gate import Gate
 from ._objective_set import (COST_METRICS, METRICS, Constraint, ObjectiveSet, ObjectivesError,
                              Reward, list_objectives, load_objectives)
 from .accuracy import CachedAccuracy, make_accuracy
@@ -59,6 +60,9 @@ class Objective:
                  view: str | None = None) -> None:
         self.space = space
         self.view = view
+        #: Refuses repeated designs / trials over budget before evaluation (``_gate.Gate``);
+        #: the default skips repeats of a design another trial holds.
+        self.gate: Gate | None = Gate()
         self._views: dict[str, str] = {}
         self.objectives = objectives
         self.cost = cost if cost is not None else get_backend(objectives.cost)
@@ -259,6 +263,8 @@ class Objective:
         design = self.space.suggest(trial, view)
         if view != "categorical":   # trial.params hold grid positions: keep the values too
             trial.set_user_attr("design", design)
+        if self.gate is not None:
+            self.gate.check(trial)  # a repeat, or over budget: pruned, not evaluated
         try:
             ev = self.evaluate(design)
         except Exception as e:  # noqa: BLE001 - a failing evaluation fails the trial, not the study

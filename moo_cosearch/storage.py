@@ -20,7 +20,8 @@ What it adds to Optuna's own constructors:
   storage. SQLite connections wait up to 60 s for a lock instead of 5 s.
 - **Heartbeats on by default** for RDB storages (``heartbeat`` seconds, grace period twice
   that): a killed worker's RUNNING trial becomes FAIL when another worker (or the next run)
-  starts a trial, and Optuna's ``RetryFailedTrialCallback`` enqueues it again (up to 3 times).
+  starts a trial, and Optuna's ``RetryHeartbeatStaleTrialCallback`` enqueues it again (up
+  to 3 times).
   Optuna has no heartbeats for ``JournalStorage``; ``reap_running`` (``run --reap-running``)
   fails and re-enqueues RUNNING trials when you know no worker is alive.
 - **One-line errors** (:class:`StorageError`, a ``ValueError``) naming the URL (password
@@ -164,11 +165,11 @@ def open_storage(url: "str | optuna.storages.BaseStorage | None", *, must_exist:
     elif url.startswith("postgresql"):
         kwargs["engine_kwargs"] = {"pool_pre_ping": True}
     if heartbeat is not None:
-        from optuna.storages import RetryFailedTrialCallback
+        from optuna.storages import RetryHeartbeatStaleTrialCallback as Retry
 
         kwargs.update(heartbeat_interval=int(max(1, round(heartbeat))),
                       grace_period=int(max(2, round(2 * heartbeat))),
-                      heartbeat_stale_trial_callback=RetryFailedTrialCallback(max_retry=_RETRIES))
+                      heartbeat_stale_trial_callback=Retry(max_retry=_RETRIES))
     return _open_rdb(url, shown, kwargs, lock)
 
 

@@ -122,11 +122,15 @@ def write_report(study: "optuna.Study", objectives: ObjectiveSet, out: str | Pat
     out.mkdir(parents=True, exist_ok=True)
     trials = study.get_trials(deepcopy=False)
     done = [t for t in trials if t.state == TrialState.COMPLETE]
-    failed = sum(t.state == TrialState.FAIL for t in trials)
+    count = {s: sum(t.state == s for t in trials) for s in TrialState}
+    repeats = sum("duplicate of" in str(t.user_attrs.get("skipped", "")) for t in trials)
     feasible = [t for t in done if is_feasible(t)]
     saved = sum(t.user_attrs.get("accuracy_evaluated") is False for t in done)
-    print(f"{len(trials)} trials: {len(done)} complete ({len(feasible)} feasible), {failed} "
-          f"failed; accuracy evaluations saved by early pruning: {saved}")
+    print(f"{len(trials)} trials: {len(done)} complete ({len(feasible)} feasible), "
+          f"{count[TrialState.FAIL]} failed, {count[TrialState.PRUNED]} pruned ({repeats} "
+          f"repeated designs not evaluated), {count[TrialState.RUNNING]} running (other "
+          f"workers, or left by a killed one), {count[TrialState.WAITING]} waiting; "
+          f"accuracy evaluations saved by early pruning: {saved}")
     rows = pareto_rows(study, objectives)
     written: dict[str, Path] = {}
     path = out / "pareto.csv"

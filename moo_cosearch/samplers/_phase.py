@@ -79,7 +79,7 @@ class _Phase:
 def _strip(trial: FrozenTrial, names: Container[str]) -> FrozenTrial:
     """A shallow copy of ``trial`` with only the parameters in ``names``."""
     out = copy.copy(trial)
-    out._params = {n: v for n, v in trial.params.items() if n in names}
+    out._params = dict(trial.params)
     out._distributions = {n: d for n, d in trial.distributions.items() if n in names}
     return out
 

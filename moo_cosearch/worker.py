@@ -1,0 +1,166 @@
+"""One co-search worker: check the whole configuration, join the study, run trials.
+
+``moo-cosearch run`` is one worker; ``run --workers N`` (:mod:`moo_cosearch.cluster`) starts N
+of them on a Dask cluster; any number of ``run`` processes on any machines may share one
+storage (PostgreSQL across machines, SQLite or ``journal:`` on one machine). Each worker:
+
+1. checks everything before it touches the storage (:func:`prepare`): space, objective set,
+   backend, accuracy source (one design is evaluated with errors raised), sampler options;
+2. joins the study (:func:`~moo_cosearch.study.join_study`): exactly one worker creates it,
+   the others join; a joining worker seeds its sampler with ``worker_seed(seed, worker)``;
+3. runs trials until it has evaluated ``trials`` designs or the study holds ``budget``
+   evaluated trials (:class:`~moo_cosearch._gate.Gate`: exact across workers), never
+   evaluating a design another trial holds (those trials are PRUNED, ``skipped`` attr).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+from ._gate import SKIPPED, Gate
+from .objectives import Objective, ObjectiveSet, load_objectives, make_objective
+from .space import JointSpace, load_space
+from .storage import DEFAULT_HEARTBEAT_S
+from .study import Joined, default_study_name, join_study
+
+if TYPE_CHECKING:
+    import optuna
+
+__all__ = ["DEFAULT_OBJECTIVES", "DEFAULT_SPACE", "Prepared", "RunConfig", "WorkerResult",
+           "prepare", "run_worker"]
+
+DEFAULT_SPACE = "nb201-edge"
+DEFAULT_OBJECTIVES = "nb201-cifar10-latency-area"
+
+
+@dataclass
+class RunConfig:
+    """Everything a worker needs, as plain values (it travels to cluster workers).
+
+    Attributes:
+        space: space name or TOML path (None: the objective set's space, else the default).
+        objectives: objective set name or TOML path.
+        sampler: a name from ``moo-cosearch samplers``.
+        options: sampler options.
+        backend: cost backend overriding the objective set's (e.g. ``surrogate:PATH``).
+        view: ``"categorical"`` / ``"index"`` (None: the sampler's preferred view).
+        storage: storage URL (see :func:`~moo_cosearch.storage.open_storage`); None: memory.
+        study_name: None: ``<space>--<objectives>--<sampler>--seed<seed>``.
+        seed: sampler seed of the worker that creates the study.
+        trials: designs this worker evaluates (None: until the budget is reached).
+        budget: evaluated trials the whole study may hold (None: no limit).
+        heartbeat: RDB heartbeat seconds (None: off).
+        skip_duplicates: never evaluate a design another trial holds.
+    """
+
+    space: str | None = None
+    objectives: str = DEFAULT_OBJECTIVES
+    sampler: str = "nsga2"
+    options: dict[str, Any] = field(default_factory=dict)
+    backend: str | None = None
+    view: str | None = None
+    storage: str | None = None
+    study_name: str | None = None
+    seed: int | None = 0
+    trials: int | None = 300
+    budget: int | None = None
+    heartbeat: float | None = DEFAULT_HEARTBEAT_S
+    skip_duplicates: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("trials", "budget"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                      or value < 1):
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        if self.trials is None and self.budget is None:
+            raise ValueError("give trials (per worker) or budget (for the study), or both")
+
+
+@dataclass
+class Prepared:
+    """A checked configuration: the space, objective set, objective and study name."""
+
+    config: RunConfig
+    space: JointSpace
+    objectives: ObjectiveSet
+    objective: Objective
+    study_name: str
+
+
+@dataclass
+class WorkerResult:
+    """What one worker did."""
+
+    worker: str | None
+    seed: int | None
+    created: bool
+    evaluated: int
+    skipped_duplicates: int
+    seconds: float
+    exhausted: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def prepare(config: RunConfig) -> Prepared:
+    """Check the whole configuration before any storage is touched (one design is evaluated
+    with errors raised); ``ValueError`` (one line) on the first misfit."""
+    objectives = load_objectives(config.objectives)
+    space = load_space(config.space or objectives.space or DEFAULT_SPACE)
+    objective = make_objective(space, objectives, cost=config.backend)
+    objective.preflight(seed=config.seed)
+    name = config.study_name or default_study_name(space, objectives, config.sampler,
+                                                   config.seed)
+    return Prepared(config, space, objectives, objective, name)
+
+
+def join(prepared: Prepared, worker: "int | str | None" = None) -> Joined:
+    """Join (or create) the configured study."""
+    c = prepared.config
+    return join_study(prepared.space, prepared.objectives, sampler=c.sampler, seed=c.seed,
+                      sampler_options=c.options, storage=c.storage,
+                      study_name=prepared.study_name, view=c.view, worker=worker,
+                      heartbeat=c.heartbeat)
+
+
+def run_worker(config: RunConfig | Prepared, *, worker: "int | str | None" = None,
+               joined: Joined | None = None,
+               callback: "Callable[[optuna.Study, optuna.trial.FrozenTrial], None] | None"
+               = None) -> WorkerResult:
+    """Run one worker (see the module docstring) and say what it did.
+
+    Args:
+        config: the configuration (checked here unless already :class:`Prepared`).
+        worker: this worker's name for its seed when it joins (default ``"<host>:<pid>"``).
+        joined: the study, when the caller joined it already.
+        callback: called after each trial (progress display).
+    """
+    prepared = config if isinstance(config, Prepared) else prepare(config)
+    c = prepared.config
+    joined = joined or join(prepared, worker)
+    study = joined.study
+    gate = Gate(skip_duplicates=c.skip_duplicates, budget=c.budget)
+    objective = prepared.objective
+    objective.gate = gate
+    evaluated = 0
+
+    def count(study: "optuna.Study", trial: "optuna.trial.FrozenTrial") -> None:
+        nonlocal evaluated
+        if SKIPPED not in trial.user_attrs:
+            evaluated += 1
+            if c.trials is not None and evaluated >= c.trials:
+                study.stop()
+        if callback is not None:
+            callback(study, trial)
+
+    start = time.perf_counter()
+    if c.budget is None or gate.spent(study) < c.budget:
+        study.optimize(objective, callbacks=[count])
+    return WorkerResult(worker=None if worker is None else str(worker), seed=joined.seed,
+                        created=joined.created, evaluated=evaluated,
+                        skipped_duplicates=gate.skipped, seconds=time.perf_counter() - start,
+                        exhausted=gate.exhausted)
