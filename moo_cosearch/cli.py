@@ -330,8 +330,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop when the study holds this many evaluated trials, counted "
                         "exactly across all workers")
     r.add_argument("--seed", type=int, default=0,
-                   help="sampler seed of the worker that creates the study (workers that "
-                        "join get distinct seeds derived from it)")
+                   help="sampler seed of the worker that creates the study; workers that "
+                        "join get distinct seeds derived from it")
     r.add_argument("--storage", default=DEFAULT_STORAGE,
                    help="SQLAlchemy URL (sqlite:///PATH, postgresql://USER@HOST/DB), "
                         "journal:PATH, or memory")
@@ -344,8 +344,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. "
                    "tcp://host:8786 (default: a local cluster of --workers processes)")
     r.add_argument("--heartbeat", type=float, default=DEFAULT_HEARTBEAT_S,
-                   help="seconds between RDB heartbeats; a dead worker's trial is retried "
-                        "after twice this (0: off)")
+                   help="seconds between RDB heartbeats, 0 for none; a dead worker's trial "
+                        "is retried after twice this")
     r.add_argument("--allow-repeats", action="store_true",
                    help="evaluate a design again when another trial holds it (default: such "
                         "trials are pruned unevaluated)")

@@ -64,7 +64,7 @@ def test_run_help_shows_defaults_once(capsys):
     out = " ".join(capsys.readouterr().out.split())
     assert "else nb201-edge) (default: None)" not in out
     assert "(default: the objective set's space, else nb201-edge)" in out
-    assert "derived from it) (default: 0)" in out   # --seed
+    assert "derived from it (default: 0)" in out   # --seed
     assert ") (default:" not in out
 
 
