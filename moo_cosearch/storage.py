@@ -167,9 +167,12 @@ def open_storage(url: "str | optuna.storages.BaseStorage | None", *, must_exist:
     if heartbeat is not None:
         from optuna.storages import RetryHeartbeatStaleTrialCallback as Retry
 
+        with warnings.catch_warnings():    # experimental since Optuna 2.8, stable in use
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            retry = Retry(max_retry=_RETRIES)
         kwargs.update(heartbeat_interval=int(max(1, round(heartbeat))),
                       grace_period=int(max(2, round(2 * heartbeat))),
-                      heartbeat_stale_trial_callback=Retry(max_retry=_RETRIES))
+                      heartbeat_stale_trial_callback=retry)
     return _open_rdb(url, shown, kwargs, lock)
 
 

@@ -51,3 +51,38 @@ def single_threaded_torch():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory) -> str:
+    """URL of a real PostgreSQL server: ``MOO_COSEARCH_TEST_POSTGRES`` (``.ci/run`` starts one),
+    else one started here for the session (``tests/pg_server.py``); skipped, with the reason,
+    only where no server can start."""
+    url = os.environ.get("MOO_COSEARCH_TEST_POSTGRES")
+    if url:
+        yield url
+        return
+    sys.path.insert(0, str(Path(__file__).parent))
+    from pg_server import PostgresUnavailable, start, stop
+
+    folder = tmp_path_factory.mktemp("postgres")
+    try:
+        url = start(folder)
+    except PostgresUnavailable as e:
+        pytest.skip(f"PostgreSQL could not start here: {e}")
+    try:
+        yield url
+    finally:
+        stop(folder)
+
+
+@pytest.fixture
+def postgres_url(postgres_server, request) -> str:
+    """A fresh database on :func:`postgres_server` for one test."""
+    import re
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from pg_server import create_database
+
+    name = "t_" + re.sub(r"[^a-z0-9]+", "_", request.node.name.lower())[:50]
+    return create_database(postgres_server, name)

@@ -153,6 +153,13 @@ def test_same_seed_same_trials():
             != [t.params for t in run("phase", 26, seed=4, budget=20).trials])
 
 
+def test_phase_two_does_not_replay_phase_one_draws():
+    """Phase 2's inner sampler is seeded apart from phase 1's: with one seed, a random inner
+    sampler would draw the first accelerators' choices exactly as the first networks'."""
+    trials = run("phase", 16, seed=0, budget=20, inner="random").trials
+    assert [values(t, HAS) for t in trials[10:16]] != [values(t, NAS) for t in trials[:6]]
+
+
 # ---- what the inner sampler sees --------------------------------------------------------------
 class _Spy(optuna.samplers.RandomSampler):
     """Records, per call, the trial numbers and parameter names the study view shows it."""
@@ -231,7 +238,8 @@ def test_best_network_is_the_best_feasible_one():
 def test_several_objectives_pin_the_chebyshev_knee_of_phase_one():
     study = optuna.create_study(directions=["minimize", "minimize"],
                                 sampler=make("phase", budget=8, first_share=0.5))
-    first = [_ask_tell(study, None, values_=v) for v in ((0, 10), (10, 0), (4, 4), (3, 9))]
+    # a non-convex front: a weighted sum would pick an extreme, (6, 6) is the balanced one
+    first = [_ask_tell(study, None, values_=v) for v in ((0, 10), (10, 0), (6, 6), (3, 9))]
     later = [_ask_tell(study, None, values_=(1, 1)) for _ in range(2)]
     assert {values(t, NAS) for t in later} == {values(first[2], NAS)}
 

@@ -44,10 +44,12 @@ class _Param:
 
 
 def _spread(low: float, high: float, n: int, log: bool) -> np.ndarray:
-    """``n`` points from ``low`` to ``high``, evenly spaced (in log space when ``log``)."""
-    if log:
-        return np.exp(np.linspace(math.log(low), math.log(high), n))
-    return np.linspace(low, high, n)
+    """``n`` points from ``low`` to ``high`` (both exact), evenly spaced (in log space when
+    ``log``)."""
+    pts = (np.exp(np.linspace(math.log(low), math.log(high), n)) if log
+           else np.linspace(low, high, n))
+    pts[0], pts[-1] = low, high
+    return np.clip(pts, low, high)
 
 
 def _levels(dist: BaseDistribution, max_levels: int) -> tuple[Any, ...]:

@@ -79,7 +79,7 @@ class _Phase:
 def _strip(trial: FrozenTrial, names: Container[str]) -> FrozenTrial:
     """A shallow copy of ``trial`` with only the parameters in ``names``."""
     out = copy.copy(trial)
-    out._params = dict(trial.params)
+    out._params = {n: v for n, v in trial.params.items() if n in names}
     out._distributions = {n: d for n, d in trial.distributions.items() if n in names}
     return out
 
@@ -121,17 +121,17 @@ class _PhaseStudy(Study):
     only that phase's trials holding its pinned values, with only its searched parameters."""
 
     def __init__(self, study: Study, phase: _Phase,
-                 in_phase: Callable[[int], bool]) -> None:  # no Study.__init__: a view
+                 phase_of: Callable[[int], int]) -> None:  # no Study.__init__: a view
         self.__dict__.update(study.__dict__)
         self._study = study
         self._phase = phase
-        self._in_phase = in_phase
+        self._phase_of = phase_of
         self._storage = _PhaseStorage(study._storage, self._select,  # type: ignore[assignment]
                                       f"{PHASE_KEY}{phase.number}:")
 
     def _select(self, trials: Sequence[FrozenTrial]) -> list[FrozenTrial]:
         return [_strip(t, self._phase.free) for t in trials
-                if self._in_phase(t.number) and self._phase.holds(t)]
+                if self._phase_of(t.number) == self._phase.number and self._phase.holds(t)]
 
     def _get_trials(self, deepcopy: bool = True, states: Container[TrialState] | None = None,
                     use_cache: bool = False) -> list[FrozenTrial]:
@@ -218,11 +218,9 @@ class _PhasedSampler(BaseSampler):
     def _group(self, phase: int) -> str:
         return self._FIRST if phase == 1 else self._second
 
-    def _in_phase(self, phase: int) -> Callable[[int], bool]:
-        n1 = self._first_trials
-        if n1 is None:
-            return lambda number: True
-        return (lambda number: number < n1) if phase == 1 else (lambda number: number >= n1)
+    def _phase_number(self, number: int) -> int:
+        """The phase of trial ``number``: 1 below ``first_trials``, 2 from it on."""
+        return 1 if self._first_trials is None or number < self._first_trials else 2
 
     def _first_phase(self) -> _Phase:
         return _Phase(1, self._names[self._FIRST],
@@ -231,15 +229,14 @@ class _PhasedSampler(BaseSampler):
     def _plan(self, study: Study, trial: FrozenTrial) -> _Phase:
         """``trial``'s phase, decided by its number, with the values its pinned group holds."""
         first = self._first_phase()
-        if self._first_trials is None or trial.number < self._first_trials:
+        if self._phase_number(trial.number) == 1:
             return first
         pinned = {n: self._baseline[n] for n in self._names[self._FIRST]}
-        in_first = self._in_phase(1)
         done = [t for t in study._get_trials(deepcopy=False, states=(TrialState.COMPLETE,),
                                              use_cache=True)
-                if in_first(t.number) and first.holds(t) and pinned.keys() <= t.params.keys()]
+                if self._phase_number(t.number) == 1 and first.holds(t) and pinned.keys() <= t.params.keys()]
         if done:
-            score = rewards(done, study.directions, scalarisation="chebyshev",
+            score = rewards(done, study.directions, scalarisation="weighted",
                             weights=[1.0] * len(study.directions))
             best = done[int(np.argmax(score))]    # first maximum: the lowest number
             pinned = {n: best.params[n] for n in pinned}
@@ -250,7 +247,7 @@ class _PhasedSampler(BaseSampler):
         return phase if phase is not None else self._plan(study, trial)
 
     def _view(self, study: Study, phase: _Phase) -> _PhaseStudy:
-        return _PhaseStudy(study, phase, self._in_phase(phase.number))
+        return _PhaseStudy(study, phase, self._phase_number)
 
     def reseed_rng(self) -> None:
         for inner in self._inner.values():

@@ -74,9 +74,10 @@ def _make(name: str, population_size: int, n_offsprings: int, n_neighbors: int, 
         return NSGA2(pop_size=population_size, **ops)
     if name == "nsga3":
         from pymoo.algorithms.moo.nsga3 import NSGA3
+        from pymoo.operators.selection.tournament import TournamentSelection
 
         return NSGA3(reference_directions(n_obj, population_size), pop_size=population_size,
-                     **ops)
+                     selection=TournamentSelection(func_comp=_cv_then_random), **ops)
     if name == "moead":
         from pymoo.algorithms.moo.moead import ParallelMOEAD
         from pymoo.decomposition.tchebicheff import Tchebicheff
@@ -86,12 +87,30 @@ def _make(name: str, population_size: int, n_offsprings: int, n_neighbors: int, 
     if name == "smsemoa":
         from pymoo.algorithms.moo.sms import SMSEMOA
 
+        if n_obj == 1:  # a 1-D hypervolume contribution is the value: truncation by value
+            from pymoo.algorithms.soo.nonconvex.ga import FitnessSurvival
+
+            ops["survival"] = FitnessSurvival()  # (pymoo's contributions need 2+ objectives)
         return SMSEMOA(pop_size=population_size, **ops)
     if name == "agemoea":
         from pymoo.algorithms.moo.age import AGEMOEA
 
         return AGEMOEA(pop_size=population_size, **ops)
     raise ValueError(f"algorithm must be one of {list(ALGORITHMS)}, got {name!r}")
+
+
+def _cv_then_random(pop: Population, P: np.ndarray,
+                    random_state: np.random.Generator | None = None,
+                    **kwargs: Any) -> np.ndarray:
+    """NSGA-III's binary tournament (pymoo's ``comp_by_cv_then_random``): the smaller
+    violation wins, otherwise a random one of the two; pymoo 0.6.2 draws the ties among
+    infeasible pairs from an unseeded generator, which would make runs irreproducible, so
+    this draws every tie from the algorithm's random state."""
+    cv = pop.get("CV")[:, 0]
+    a, b = cv[P[:, 0]], cv[P[:, 1]]
+    coin = np.where(random_state.random(len(P)) < 0.5, P[:, 0], P[:, 1])
+    decided = ((a > 0) | (b > 0)) & (a != b)
+    return np.where(decided, np.where(a < b, P[:, 0], P[:, 1]), coin)[:, None].astype(int)
 
 
 class Replay:

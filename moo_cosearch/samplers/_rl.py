@@ -1,11 +1,14 @@
 """RL controllers (``reinforce``, ``ppo``): a policy over every searched parameter, trained
 from the trials' rewards, as in FNAS / NASAIC (REINFORCE) and NAHAS (PPO).
 
-Per trial, :meth:`ReinforceSampler.sample_relative` draws one whole design from the policy
+Per trial, the sampler (:mod:`._rl_sampler`) draws one whole design from the policy
 (:mod:`._rl_policy`: an LSTM controller emitting one parameter's action per step, or
 independent per-parameter logits) over the relative search space, cut into discrete actions.
 The action indices and their log-probability are stored on the trial
 (:data:`~._rl_state.ACTIONS_KEY`), so the update can be computed by any worker from the study.
+The first trial (no search space known yet) and parameters outside the relative search space
+come from the independent sampler (random). If the relative search space changes, a new policy
+starts over the new one (stored states and actions carry the action space's signature).
 
 Updates: before each sample, the finished trials carrying actions that no update has consumed
 yet are taken in trial-number order; each full batch of ``batch_size`` of them is one update.
