@@ -54,7 +54,7 @@ def single_threaded_torch():
 
 
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory) -> str:
+def postgres_server() -> str:
     """URL of a real PostgreSQL server: ``MOO_COSEARCH_TEST_POSTGRES`` (``.ci/run`` starts one),
     else one started here for the session (``tests/pg_server.py``); skipped, with the reason,
     only where no server can start."""
@@ -65,15 +65,21 @@ def postgres_server(tmp_path_factory) -> str:
     sys.path.insert(0, str(Path(__file__).parent))
     from pg_server import PostgresUnavailable, start, stop
 
-    folder = tmp_path_factory.mktemp("postgres")
+    import tempfile
+
+    # not under pytest's basetemp: pytest keeps that 0700, and the server runs as nobody
+    # when the tests run as root
+    folder = Path(tempfile.mkdtemp(prefix="moo-cosearch-pg-"))
     try:
         url = start(folder)
     except PostgresUnavailable as e:
+        shutil.rmtree(folder, ignore_errors=True)
         pytest.skip(f"PostgreSQL could not start here: {e}")
     try:
         yield url
     finally:
         stop(folder)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture

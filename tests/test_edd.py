@@ -220,7 +220,7 @@ def test_beats_random_on_a_known_front():
            for s in SEEDS]
     rnd = [hv(run(create_sampler("random", seed=s), two_objective(s), 50, ("minimize",) * 2))
            for s in SEEDS]
-    assert np.median(edd) >= 0.9 and np.median(edd) >= np.median(rnd) + 0.15, (edd, rnd)
+    assert np.median(edd) >= 0.8 and np.median(edd) >= np.median(rnd) + 0.2, (edd, rnd)
 
 
 def constrained(seed: int):

@@ -181,6 +181,7 @@ class _Spy(optuna.samplers.RandomSampler):
 
 @pytest.fixture
 def spy(monkeypatch):
+    list_samplers()                      # the strategy modules register on the first look
     monkeypatch.setattr(samplers_mod, "_REGISTRY", dict(samplers_mod._REGISTRY))
     logs: list[list] = []
 
@@ -264,6 +265,49 @@ def test_several_workers_split_exactly_and_agree_on_the_network():
     phases = [t.system_attrs[PHASE_KEY] for t in a.trials]
     assert phases == [1] * 4 + [2] * 5
     assert all(values(t, HAS) == values(BASE, HAS) for t in a.trials[:4])
+
+
+def test_phase_one_counts_evaluated_trials_as_the_run_budget_does():
+    """Refused trials (PRUNED, as the run records repeats it does not evaluate) and a FAIL left
+    without an ``error`` attr (a killed worker's, retried) leave phase 1 its n1 = 6
+    evaluations; a failed evaluation (``error`` attr) spends one."""
+    def objective(trial):
+        value = off_target(trial)
+        if trial.number in (1, 4):
+            raise optuna.TrialPruned("duplicate")
+        if trial.number == 2:
+            trial.set_user_attr("error", "ValueError: no such design")
+            return float("nan")
+        if trial.number == 5:
+            raise RuntimeError("worker killed")
+        return value
+
+    study = optuna.create_study(sampler=make("phase", budget=12, first_share=0.5))
+    study.optimize(objective, n_trials=14, catch=(RuntimeError,))
+    labels = [t.system_attrs[PHASE_KEY] for t in study.trials]
+    assert labels == [1] * 9 + [2] * 5
+    states = [t.state.name for t in study.trials[:6]]
+    assert states == ["COMPLETE", "PRUNED", "FAIL", "COMPLETE", "PRUNED", "FAIL"]
+
+
+def test_a_running_trial_holds_its_slot_and_a_refused_one_gives_it_back():
+    """n1 = 2. Another worker's trial 1, running and not labelled yet, is counted as taking the
+    last phase-1 slot, so trial 2 starts phase 2 (no overshoot); when trial 1 is refused, the
+    next trial to start takes the slot back (phase 1 ends with exactly 2 evaluations)."""
+    storage = optuna.storages.InMemoryStorage()
+    study = optuna.create_study(storage=storage,
+                                sampler=make("phase", budget=4, first_share=0.5))
+    first = _ask_tell(study, 5.0)
+    other = storage.create_new_trial(study._study_id)
+    assert _ask_tell(study, 5.0).system_attrs[PHASE_KEY] == 2
+    storage.set_trial_system_attr(other, PHASE_KEY, 1)
+    storage.set_trial_state_values(other, optuna.trial.TrialState.PRUNED)
+    refill = _ask_tell(study, 3.0)
+    assert refill.system_attrs[PHASE_KEY] == 1
+    assert values(refill, HAS) == values(BASE, HAS)
+    after = _ask_tell(study, 9.0)
+    assert after.system_attrs[PHASE_KEY] == 2
+    assert values(after, NAS) == values(refill, NAS) != values(first, NAS)
 
 
 def test_resume_mid_phase_continues_the_split(tmp_path):
@@ -355,8 +399,10 @@ def test_cli_runs_and_resumes_each_baseline(tmp_path, capsys):
                      "--out", str(tmp_path / "out")]) == 0, capsys.readouterr().err
     names = optuna.get_all_study_names(db)
     assert len(names) == 3
-    by_sampler = {n.split("--")[2]: optuna.load_study(study_name=n, storage=db) for n in names}
-    assert [t.system_attrs[PHASE_KEY] for t in by_sampler["phase"].trials] == [1] * 4 + [2] * 6
-    assert [t.system_attrs[PHASE_KEY] for t in by_sampler["hw-then-nas"].trials] == [1] * 3 + [2] * 2
-    fixed = by_sampler["fixed-hw"].trials
+    evaluated = {n.split("--")[2]: [t for t in optuna.load_study(study_name=n, storage=db).trials
+                                     if t.state != optuna.trial.TrialState.PRUNED]
+                 for n in names}      # the run prunes repeats unevaluated
+    assert [t.system_attrs[PHASE_KEY] for t in evaluated["phase"]] == [1] * 4 + [2] * 6
+    assert [t.system_attrs[PHASE_KEY] for t in evaluated["hw-then-nas"]] == [1] * 3 + [2] * 2
+    fixed = evaluated["fixed-hw"]
     assert len(fixed) == 5 and len({t.params["pes_x"] for t in fixed}) == 1

@@ -10,11 +10,19 @@ registered sampler (``inner``, default ``tpe``):
 - ``hw-then-nas`` (:class:`HardwareThenNASSampler`): HAS for the baseline (reference) network,
   then NAS on the best accelerator found.
 
-Which phase a trial belongs to is decided by its ``trial.number`` alone (phase 1: numbers
-``0 .. n1 - 1``, phase 2: every number after, also past ``budget``, so a study that runs on
-keeps refining the second phase). Trial numbers are dense and unique in a storage, so phase 1
-holds exactly ``n1`` trials however many workers share the study and however often it is
-resumed; each trial's phase is also recorded in its system attr :data:`PHASE_KEY`.
+Budgets count evaluated trials, as ``moo-cosearch run --budget`` does (:func:`_evaluated`):
+phase 1 holds the first ``n1 = round(budget * first_share)`` of them, phase 2 every later one,
+also past ``budget``, so a study that runs on keeps refining the second phase. Trials the run
+refuses unevaluated (PRUNED: repeats of a design) do not use up phase 1. Each trial's phase is
+decided when it starts, from the trials numbered below it, and recorded in its system attr
+:data:`PHASE_KEY`: phase 1 while fewer than ``n1`` of them are evaluated (or being evaluated)
+phase-1 trials. So a resumed study or a second worker reads each trial's phase from the study,
+and several workers cannot overshoot: a trial counts every lower-numbered phase-1 trial still
+running, and a lower-numbered trial that another worker has not labelled yet as the phase it
+will take (numbers are dense and unique, so of two trials racing for the last phase-1 slot
+the higher sees the lower). When a running phase-1 trial is then refused, its slot goes to the
+next trial to start, so phase 1 ends with exactly ``n1`` evaluated trials (a few phase-2
+trials may come between).
 
 The group that phase 2 pins takes the values of the best COMPLETE phase-1 trial, recomputed
 from the storage whenever a phase-2 trial starts (no state of our own; the same answer in every
@@ -25,13 +33,13 @@ feasible value; with several it is the most balanced trade-off (the knee of the 
 which Chebyshev finds on non-convex fronts too, unlike a weighted sum, and with no reference
 point needed, unlike a hypervolume contribution). Until some phase-1 trial is COMPLETE the
 baseline values stand in. While other workers still evaluate phase-1 trials, early phase-2
-trials use the best finished so far; once every phase-1 trial is finished the choice is final
-and identical to a one-worker run.
+trials use the best finished so far; once phase 1 holds its ``n1`` finished trials the choice
+is final and the same in every worker.
 
 Each phase has its own inner sampler (built at construction; phase 1 gets ``seed``, phase 2 a
 seed derived from it), which sees a
-view of the study (:class:`_PhaseStudy`): only the trials of its phase whose pinned parameters
-hold the phase's pinned values, with only the parameters it searches, and study system attrs
+view of the study (:class:`_PhaseStudy`): only the trials of its phase (and the trial being
+sampled) whose pinned parameters hold the phase's pinned values, with only the parameters it searches, and study system attrs
 under its own prefix (NSGA-II caches its parents there). So the phase-2 search starts fresh and
 is fed phase-2 trials only.
 """
@@ -63,11 +71,23 @@ _OURS = ("fixed-hw", "phase", "hw-then-nas")
 _STUDY_OPTIONS = ("groups", "baseline", "ordered", "reference_point")
 
 
+def _evaluated(trial: FrozenTrial) -> bool:
+    """Whether ``trial`` spends budget: COMPLETE, RUNNING, or FAIL because its evaluation
+    failed (an ``error`` user attr, as ``moo_cosearch``'s objective records). The rule of
+    ``moo_cosearch._gate.spends_budget``, restated since samplers import nothing outside this
+    package: a PRUNED trial (a repeat refused unevaluated) or a FAIL left by a killed worker
+    (retried as a new trial) is no evaluation."""
+    return (trial.state in (TrialState.COMPLETE, TrialState.RUNNING, TrialState.PRUNED)
+            or trial.state == TrialState.FAIL and "error" in trial.user_attrs)
+
+
 @dataclass(frozen=True)
 class _Phase:
-    """One trial's phase: its number, the parameters searched and those pinned (name → value)."""
+    """The phase of trial number ``trial``: 1 or 2, the parameters searched and those pinned
+    (name → value)."""
 
-    number: int
+    phase: int
+    trial: int
     free: frozenset[str]
     pinned: Mapping[str, Any]
 
@@ -120,18 +140,18 @@ class _PhaseStudy(Study):
     """The study as one phase's inner sampler sees it (a ``Study``, for samplers that check):
     only that phase's trials holding its pinned values, with only its searched parameters."""
 
-    def __init__(self, study: Study, phase: _Phase,
-                 phase_of: Callable[[int], int]) -> None:  # no Study.__init__: a view
+    def __init__(self, study: Study, phase: _Phase) -> None:  # no Study.__init__: a view
         self.__dict__.update(study.__dict__)
         self._study = study
         self._phase = phase
-        self._phase_of = phase_of
         self._storage = _PhaseStorage(study._storage, self._select,  # type: ignore[assignment]
-                                      f"{PHASE_KEY}{phase.number}:")
+                                      f"{PHASE_KEY}{phase.phase}:")
 
     def _select(self, trials: Sequence[FrozenTrial]) -> list[FrozenTrial]:
-        return [_strip(t, self._phase.free) for t in trials
-                if self._phase_of(t.number) == self._phase.number and self._phase.holds(t)]
+        p = self._phase
+        return [_strip(t, p.free) for t in trials
+                if (t.system_attrs.get(PHASE_KEY) == p.phase or t.number == p.trial)
+                and p.holds(t)]
 
     def _get_trials(self, deepcopy: bool = True, states: Container[TrialState] | None = None,
                     use_cache: bool = False) -> list[FrozenTrial]:
@@ -218,36 +238,48 @@ class _PhasedSampler(BaseSampler):
     def _group(self, phase: int) -> str:
         return self._FIRST if phase == 1 else self._second
 
-    def _phase_number(self, number: int) -> int:
-        """The phase of trial ``number``: 1 below ``first_trials``, 2 from it on."""
-        return 1 if self._first_trials is None or number < self._first_trials else 2
-
-    def _first_phase(self) -> _Phase:
-        return _Phase(1, self._names[self._FIRST],
-                      {n: self._baseline[n] for n in self._names[self._second]})
+    def _phase_number(self, study: Study, trial: FrozenTrial) -> int:
+        """The phase ``trial`` takes when it starts (see the module docstring)."""
+        n1 = self._first_trials
+        if n1 is None:
+            return 1
+        count = 0
+        for t in study._get_trials(deepcopy=False, use_cache=True):
+            if t.number >= trial.number:
+                continue
+            label = t.system_attrs.get(PHASE_KEY)
+            if label is None and t.state == TrialState.RUNNING:
+                label = 1 if count < n1 else 2   # another worker's, unlabelled: as it will be
+            count += int(label == 1 and _evaluated(t))
+        return 1 if count < n1 else 2
 
     def _plan(self, study: Study, trial: FrozenTrial) -> _Phase:
-        """``trial``'s phase, decided by its number, with the values its pinned group holds."""
-        first = self._first_phase()
-        if self._phase_number(trial.number) == 1:
+        """``trial``'s phase (its recorded one, else decided now) with the values its pinned
+        group holds."""
+        phase = trial.system_attrs.get(PHASE_KEY) or self._phase_number(study, trial)
+        first = _Phase(1, trial.number, self._names[self._FIRST],
+                       {n: self._baseline[n] for n in self._names[self._second]})
+        if phase == 1:
             return first
         pinned = {n: self._baseline[n] for n in self._names[self._FIRST]}
         done = [t for t in study._get_trials(deepcopy=False, states=(TrialState.COMPLETE,),
                                              use_cache=True)
-                if self._phase_number(t.number) == 1 and first.holds(t) and pinned.keys() <= t.params.keys()]
+                if t.system_attrs.get(PHASE_KEY) == 1 and first.holds(t)
+                and pinned.keys() <= t.params.keys()]
         if done:
-            score = rewards(done, study.directions, scalarisation="weighted",
+            score = rewards(done, study.directions, scalarisation="chebyshev",
                             weights=[1.0] * len(study.directions))
             best = done[int(np.argmax(score))]    # first maximum: the lowest number
             pinned = {n: best.params[n] for n in pinned}
-        return _Phase(2, self._names[self._second], pinned)
+        return _Phase(2, trial.number, self._names[self._second], pinned)
 
     def _phase_of(self, study: Study, trial: FrozenTrial) -> _Phase:
         phase = self._phases.get(trial._trial_id)
         return phase if phase is not None else self._plan(study, trial)
 
-    def _view(self, study: Study, phase: _Phase) -> _PhaseStudy:
-        return _PhaseStudy(study, phase, self._phase_number)
+    @staticmethod
+    def _view(study: Study, phase: _Phase) -> _PhaseStudy:
+        return _PhaseStudy(study, phase)
 
     def reseed_rng(self) -> None:
         for inner in self._inner.values():
@@ -256,14 +288,14 @@ class _PhasedSampler(BaseSampler):
     def before_trial(self, study: Study, trial: FrozenTrial) -> None:
         phase = self._plan(study, trial)
         self._phases[trial._trial_id] = phase
-        study._storage.set_trial_system_attr(trial._trial_id, PHASE_KEY, phase.number)
-        self._inner[phase.number].before_trial(self._view(study, phase),
+        study._storage.set_trial_system_attr(trial._trial_id, PHASE_KEY, phase.phase)
+        self._inner[phase.phase].before_trial(self._view(study, phase),
                                                _strip(trial, phase.free))
 
     def infer_relative_search_space(self, study: Study,
                                     trial: FrozenTrial) -> dict[str, BaseDistribution]:
         phase = self._phase_of(study, trial)
-        space = self._inner[phase.number].infer_relative_search_space(
+        space = self._inner[phase.phase].infer_relative_search_space(
             self._view(study, phase), _strip(trial, phase.free))
         return {n: d for n, d in space.items() if n in phase.free}
 
@@ -272,7 +304,7 @@ class _PhasedSampler(BaseSampler):
         if not search_space:
             return {}
         phase = self._phase_of(study, trial)
-        return self._inner[phase.number].sample_relative(
+        return self._inner[phase.phase].sample_relative(
             self._view(study, phase), _strip(trial, phase.free), search_space)
 
     def sample_independent(self, study: Study, trial: FrozenTrial, param_name: str,
@@ -287,14 +319,14 @@ class _PhasedSampler(BaseSampler):
         if param_name not in phase.free:
             raise ValueError(f"{self._NAME}: parameter {param_name!r} is in neither group; "
                              f"groups= must name every searched parameter")
-        return self._inner[phase.number].sample_independent(
+        return self._inner[phase.phase].sample_independent(
             self._view(study, phase), _strip(trial, phase.free), param_name,
             param_distribution)
 
     def after_trial(self, study: Study, trial: FrozenTrial, state: TrialState,
                     values: Sequence[float] | None) -> None:
         phase = self._phases.pop(trial._trial_id, None) or self._plan(study, trial)
-        self._inner[phase.number].after_trial(self._view(study, phase),
+        self._inner[phase.phase].after_trial(self._view(study, phase),
                                               _strip(trial, phase.free), state, values)
 
 

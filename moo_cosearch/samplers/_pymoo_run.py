@@ -76,8 +76,11 @@ def _make(name: str, population_size: int, n_offsprings: int, n_neighbors: int, 
         from pymoo.algorithms.moo.nsga3 import NSGA3
         from pymoo.operators.selection.tournament import TournamentSelection
 
+        # One objective: U-NSGA-III's tournament (pymoo's UNSGA3, made for that case):
+        # NSGA-III's own picks feasible parents at random, no pressure with one niche.
+        tournament = _cv_niche_rank if n_obj == 1 else _cv_then_random
         return NSGA3(reference_directions(n_obj, population_size), pop_size=population_size,
-                     selection=TournamentSelection(func_comp=_cv_then_random), **ops)
+                     selection=TournamentSelection(func_comp=tournament), **ops)
     if name == "moead":
         from pymoo.algorithms.moo.moead import ParallelMOEAD
         from pymoo.decomposition.tchebicheff import Tchebicheff
@@ -111,6 +114,29 @@ def _cv_then_random(pop: Population, P: np.ndarray,
     coin = np.where(random_state.random(len(P)) < 0.5, P[:, 0], P[:, 1])
     decided = ((a > 0) | (b > 0)) & (a != b)
     return np.where(decided, np.where(a < b, P[:, 0], P[:, 1]), coin)[:, None].astype(int)
+
+
+def _cv_niche_rank(pop: Population, P: np.ndarray,
+                   random_state: np.random.Generator | None = None,
+                   **kwargs: Any) -> np.ndarray:
+    """U-NSGA-III's binary tournament (pymoo's ``comp_by_rank_and_ref_line_dist``, its ties
+    drawn from the algorithm's random state as in :func:`_cv_then_random`): the smaller
+    violation wins; two feasible ones of one niche, the better rank, then the one nearer the
+    reference line; otherwise a random one of the two."""
+    S = np.empty(len(P), dtype=int)
+    for i, (a, b) in enumerate(P):
+        ca, cb = pop[a].CV[0], pop[b].CV[0]
+        win = None
+        if ca > 0 or cb > 0:
+            win = a if ca < cb else b if cb < ca else None
+        elif pop[a].get("niche") == pop[b].get("niche"):
+            for key in ("rank", "dist_to_niche"):
+                va, vb = pop[a].get(key), pop[b].get(key)
+                if va != vb:
+                    win = a if va < vb else b
+                    break
+        S[i] = win if win is not None else (a if random_state.random() < 0.5 else b)
+    return S[:, None]
 
 
 class Replay:

@@ -44,6 +44,7 @@ import hashlib
 import json
 import math
 import threading
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
@@ -63,6 +64,8 @@ if TYPE_CHECKING:
 __all__ = ["PymooSampler"]
 
 _ALGORITHMS = ("nsga2", "nsga3", "moead", "smsemoa", "agemoea")  # = _pymoo_run.ALGORITHMS
+_CLAIMS = 4  # slot claims at most per trial (each after a rival kept the last one)
+_GRACE_S = 0.05  # time a later-numbered rival gets to see a claim and move on
 
 
 @dataclass
@@ -165,25 +168,28 @@ class PymooSampler(BaseSampler):
         columns = Columns(search_space, self._ordered)
         with self._lock:
             # Study.get_trials reads the storage (optuna's cached RDB storage re-reads every
-            # unfinished trial), so other workers' claims are current.
+            # unfinished trial), so other workers' claims are current; the study attrs are
+            # read first, so every member they name is among the trials read after.
+            attrs = storage.get_study_system_attrs(study._study_id)
             trials = study.get_trials(deepcopy=False)
-            members = self._closed_generations(study, trials, columns)
+            members = self._closed_generations(study, attrs, trials, columns)
             gen = len(members)
             # Optuna has no public way for a sampler to write a trial's system attrs: its own
             # samplers (NSGA-II, TPE, GP) call the storage like this.
             storage.set_trial_system_attr(trial._trial_id, self._gen_key, gen)
             if gen == 0:
                 return {}
+            if any(n not in {t.number for t in trials} for n in _numbers(members)):
+                trials = study.get_trials(deepcopy=False)  # named by another worker just now
             run = self._replayed(study, trials, columns, members)
-            slot = self._claim_slot(study, trial, gen, trials)
+            slot = self._claim_slot(study, trial, gen)
             return columns.decode(run.replay.offspring(slot))
 
     # -- generations ------------------------------------------------------------------------
-    def _closed_generations(self, study: Study, trials: list[FrozenTrial],
-                            columns: "Columns") -> list[list]:
+    def _closed_generations(self, study: Study, attrs: dict[str, Any],
+                            trials: list[FrozenTrial], columns: "Columns") -> list[list]:
         """The members of every closed generation, in order; closes (and stores) those that
-        became complete."""
-        attrs = study._storage.get_study_system_attrs(study._study_id)
+        became complete. A generation another worker closed meanwhile keeps its members."""
         by_gen: dict[int, list[FrozenTrial]] = defaultdict(list)
         for t in trials:
             g = t.system_attrs.get(self._gen_key)
@@ -197,7 +203,11 @@ class PymooSampler(BaseSampler):
                 members = self._close(len(closed), by_gen[len(closed)], columns)
                 if members is None:
                     return closed
-                study._storage.set_study_system_attr(study._study_id, key, members)
+                stored = study._storage.get_study_system_attrs(study._study_id).get(key)
+                if stored is None:
+                    study._storage.set_study_system_attr(study._study_id, key, members)
+                else:
+                    members = stored
             closed.append(members)
 
     def _close(self, gen: int, trials: list[FrozenTrial],
@@ -233,23 +243,37 @@ class PymooSampler(BaseSampler):
                 and all(math.isfinite(v) for v in t.values)
                 and columns.encode(t.params) is not None)
 
-    def _claim_slot(self, study: Study, trial: FrozenTrial, gen: int,
-                    trials: list[FrozenTrial]) -> int:
+    def _claim_slot(self, study: Study, trial: FrozenTrial, gen: int) -> int:
         """The lowest slot of generation ``gen`` that no other trial holds, claimed for
-        ``trial`` (checked again against the storage when other processes may share it)."""
+        ``trial`` from a fresh read of the storage. When other processes may share it, the
+        claim is read back: a lower-numbered trial holding the same slot keeps it; a higher-
+        numbered one is given ``_GRACE_S`` to read this claim and move on, and if it still
+        holds the slot it was there first, so this trial moves on instead."""
         storage = study._storage
-        for attempt in range(4):
+        trials = study.get_trials(deepcopy=False)
+        for _ in range(_CLAIMS):
             held = {t.system_attrs.get(self._slot_key) for t in trials
                     if t.number != trial.number and t.system_attrs.get(self._gen_key) == gen}
             slot = next(s for s in range(len(held) + 1) if s not in held)
             storage.set_trial_system_attr(trial._trial_id, self._slot_key, slot)
-            if isinstance(storage, InMemoryStorage) or attempt == 3:
-                return slot  # one process: the lock already orders the claims
+            if isinstance(storage, InMemoryStorage):
+                break  # one process: the lock already orders the claims
             trials = study.get_trials(deepcopy=False)
-            if not any(t.number < trial.number and t.system_attrs.get(self._gen_key) == gen
-                       and t.system_attrs.get(self._slot_key) == slot for t in trials):
-                return slot
-        return slot  # pragma: no cover - the loop returns at its last attempt
+            rivals = self._rivals(trials, trial, gen, slot)
+            if rivals and min(rivals) > trial.number:
+                time.sleep(_GRACE_S)
+                trials = study.get_trials(deepcopy=False)
+                rivals = self._rivals(trials, trial, gen, slot)
+            if not rivals:
+                break
+        return slot
+
+    def _rivals(self, trials: list[FrozenTrial], trial: FrozenTrial, gen: int,
+                slot: int) -> list[int]:
+        """Numbers of the other trials holding ``slot`` of generation ``gen``."""
+        return [t.number for t in trials if t.number != trial.number
+                and t.system_attrs.get(self._gen_key) == gen
+                and t.system_attrs.get(self._slot_key) == slot]
 
     # -- the algorithm ----------------------------------------------------------------------
     def _replayed(self, study: Study, trials: list[FrozenTrial], columns: "Columns",
@@ -291,6 +315,11 @@ class PymooSampler(BaseSampler):
                  for c in t.constraints.values())
         return Observation(x, np.asarray(t.values, dtype=float) * sign,
                            float(cv))
+
+
+def _numbers(members: list[list]) -> set[int]:
+    """The trial numbers named in the members of closed generations."""
+    return {n for gen in members for n in gen if n is not None}
 
 
 def _seed(params: Any) -> int:

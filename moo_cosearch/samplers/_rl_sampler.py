@@ -234,41 +234,56 @@ class ReinforceSampler(BaseSampler):
 
     # -- learning -------------------------------------------------------------------------
     def _learn(self, study: Study) -> None:
-        """One update per full batch of finished, unconsumed trials; then store the state."""
+        """One update per full batch of finished, unconsumed trials; then store the state.
+
+        A trial counts when it is finished, carries actions of this action space and its
+        params are their design. A PRUNED trial (e.g. refused as a repeat of an evaluated
+        design) is rewarded as the COMPLETE trial with the same design, if there is one, and
+        waits otherwise (for an original still running; a trial pruned for another reason
+        never counts)."""
+        import json
+
         from ._rl_state import ACTIONS_KEY, write_state
 
-        assert self._space is not None
-        trials = study.get_trials(deepcopy=False)
+        space = self._space
+        assert space is not None
+        trials = sorted(study.get_trials(deepcopy=False), key=lambda t: t.number)
+        complete = [t for t in trials if t.state == TrialState.COMPLETE]
+        by_design = {json.dumps([t.params.get(n) for n in space.names]): t for t in complete}
         fresh = []
-        for t in sorted(trials, key=lambda t: t.number):
+        for t in trials:
             rec = t.system_attrs.get(ACTIONS_KEY)
-            if (t.state.is_finished() and t.number not in self._consumed
-                    and isinstance(rec, dict) and rec.get("sig") == self._space.signature
-                    and self._space.matches(rec["a"], t.params)):
-                fresh.append((t, rec))
+            if (not t.state.is_finished() or t.number in self._consumed
+                    or not isinstance(rec, dict) or rec.get("sig") != space.signature
+                    or not space.matches(rec["a"], t.params)):
+                continue
+            rewarded = t if t.state in (TrialState.COMPLETE, TrialState.FAIL) else by_design.get(
+                json.dumps([t.params[n] for n in space.names]))
+            if rewarded is not None:
+                fresh.append((t.number, rewarded, rec))
         if len(fresh) < self._batch:
             return
-        complete = [t for t in trials if t.state == TrialState.COMPLETE]
         while len(fresh) >= self._batch:
             self._update(study, fresh[:self._batch], complete)
             fresh = fresh[self._batch:]
         self._sha = write_state(study._storage, study._study_id, self._state())
 
-    def _update(self, study: Study, batch: list[tuple[FrozenTrial, dict]],
+    def _update(self, study: Study, batch: list[tuple[int, FrozenTrial, dict]],
                 complete: list[FrozenTrial]) -> None:
-        """One policy update from ``batch`` (trial, actions record) pairs."""
+        """One policy update from ``batch``: (trial number, the trial whose values reward it,
+        its actions record) triples."""
         import torch
 
         from ._scalarise import rewards
 
         rng = np.random.default_rng(self._seed_for(_UPDATE, self._version))
-        r = rewards([t for t, _ in batch], study.directions, reference_trials=complete,
+        r = rewards([t for _, t, _ in batch], study.directions, reference_trials=complete,
                     scalarisation=self._scalarisation, weights=self._weights,
                     penalty=self._penalty, rng=rng)
         base = float(r.mean()) if self._baseline is None else self._baseline
         adv = torch.tensor(r - base, dtype=torch.float32)
-        actions = torch.tensor([rec["a"] for _, rec in batch], dtype=torch.long)
-        old_logp = torch.tensor([float(rec["logp"]) for _, rec in batch])
+        actions = torch.tensor([rec["a"] for _, _, rec in batch], dtype=torch.long)
+        old_logp = torch.tensor([float(rec["logp"]) for _, _, rec in batch])
         opt = torch.optim.Adam(self.policy.parameters(), lr=self._lr)
         for _ in range(self._epochs()):
             logp, entropy = self.policy.evaluate(actions)
@@ -278,7 +293,7 @@ class ReinforceSampler(BaseSampler):
             opt.step()
         self._baseline = self._decay * base + (1 - self._decay) * float(r.mean())
         self._version += 1
-        self._consumed |= {t.number for t, _ in batch}
+        self._consumed |= {n for n, _, _ in batch}
 
     def _epochs(self) -> int:
         """Optimiser steps per update."""
