@@ -325,7 +325,7 @@ def test_two_workers_share_one_policy_and_never_learn_a_trial_twice(tmp_path, mo
 def test_an_older_stored_state_is_overwritten_and_a_torn_one_is_not_learnt_from(tmp_path):
     url = _storage(tmp_path)
     study = optuna.create_study(storage=url, study_name="rl", sampler=small(batch_size=4))
-    study.optimize(_target_objective(np.arange(P) % K), n_trials=13)
+    study.optimize(_target_objective(np.arange(P) % K), n_trials=14)
     mine = stored_state(study)
     older = RLState(mine.meta, mine.weights, None, 1, {1, 2, 3, 4})
     write_state(study._storage, study._study_id, older)        # a slow worker's late write

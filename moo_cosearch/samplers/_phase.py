@@ -77,7 +77,7 @@ def _evaluated(trial: FrozenTrial) -> bool:
     ``moo_cosearch._gate.spends_budget``, restated since samplers import nothing outside this
     package: a PRUNED trial (a repeat refused unevaluated) or a FAIL left by a killed worker
     (retried as a new trial) is no evaluation."""
-    return (trial.state in (TrialState.COMPLETE, TrialState.RUNNING, TrialState.PRUNED)
+    return (trial.state in (TrialState.COMPLETE, TrialState.RUNNING)
             or trial.state == TrialState.FAIL and "error" in trial.user_attrs)
 
 
@@ -150,7 +150,7 @@ class _PhaseStudy(Study):
     def _select(self, trials: Sequence[FrozenTrial]) -> list[FrozenTrial]:
         p = self._phase
         return [_strip(t, p.free) for t in trials
-                if (t.system_attrs.get(PHASE_KEY) == p.phase or t.number == p.trial)
+                if (t.system_attrs.get(PHASE_KEY) == p.phase)
                 and p.holds(t)]
 
     def _get_trials(self, deepcopy: bool = True, states: Container[TrialState] | None = None,
