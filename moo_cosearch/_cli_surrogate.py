@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -75,9 +76,12 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     from .analysis import verify_pareto
     from .space import load_space
 
+    from .storage import open_storage
+
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = open_storage(args.storage, must_exist=True, heartbeat=None)
     try:
-        study = optuna.load_study(study_name=args.study_name, storage=args.storage)
+        study = optuna.load_study(study_name=args.study_name, storage=storage)
     except KeyError:
         raise ValueError(f"no study {args.study_name!r} in {args.storage}") from None
     rep = verify_pareto(study, args.backend, load_space(args.space) if args.space else None)
@@ -92,6 +96,35 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+    return value
+
+
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {text}")
+    return value
+
+
 def add_parsers(sub: Any) -> None:
     """Add ``sample``, ``train-surrogate`` and ``verify`` to ``sub`` (whose parser class sets
     the help formatter)."""
@@ -100,14 +133,14 @@ def add_parsers(sub: Any) -> None:
                                    "write them to an .npz file (resumable).")
     s.add_argument("--space", required=True, help="space name or TOML path")
     s.add_argument("--backend", default="edge", help="cost backend (see `moo-cosearch backends`)")
-    s.add_argument("--n", type=int, required=True, help="number of designs")
+    s.add_argument("--n", type=positive_int, required=True, help="number of designs")
     s.add_argument("--out", required=True, help="output .npz (parts kept in OUT.parts/ until done)")
     s.add_argument("--seed", type=int, default=0, help="base seed; chunk c draws from (seed, c)")
-    s.add_argument("--workers", type=int, default=None, help="worker processes (default: CPUs)")
-    s.add_argument("--chunk", type=int, default=2000, help="designs per chunk")
+    s.add_argument("--workers", type=positive_int, default=None, help="worker processes (default: CPUs)")
+    s.add_argument("--chunk", type=positive_int, default=2000, help="designs per chunk")
     s.add_argument("--around", default=None,
                    help="JSON-lines file of designs to perturb locally")
-    s.add_argument("--perturb-frac", type=float, default=0.5,
+    s.add_argument("--perturb-frac", type=_share, default=0.5,
                    help="share of perturbed designs when --around is given")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=_cmd_sample)
@@ -119,25 +152,25 @@ def add_parsers(sub: Any) -> None:
     t.add_argument("--out", required=True, help="weights file (.pt); metadata goes to .json")
     t.add_argument("--targets", nargs="+", default=None,
                    help="metrics to predict (default: all sampled metrics)")
-    t.add_argument("--hidden", type=int, nargs="+", default=[256, 256, 256],
+    t.add_argument("--hidden", type=positive_int, nargs="+", default=[256, 256, 256],
                    help="widths of the hidden ReLU layers")
-    t.add_argument("--dropout", type=float, default=0.1, help="dropout after each hidden layer")
-    t.add_argument("--lr", type=float, default=1e-3, help="Adam(W) learning rate")
+    t.add_argument("--dropout", type=_fraction, default=0.1, help="dropout after each hidden layer")
+    t.add_argument("--lr", type=_positive_float, default=1e-3, help="Adam(W) learning rate")
     t.add_argument("--weight-decay", type=float, default=0.0, help="AdamW weight decay")
     t.add_argument("--lr-schedule", default="plateau", choices=["plateau", "cosine", "constant"],
                    help="cosine: decay to 0 over --epochs, no early stopping")
-    t.add_argument("--batch-size", type=int, default=128, help="training batch size")
-    t.add_argument("--epochs", type=int, default=300, help="maximum epochs")
-    t.add_argument("--patience", type=int, default=20, help="early-stopping patience (epochs)")
+    t.add_argument("--batch-size", type=positive_int, default=128, help="training batch size")
+    t.add_argument("--epochs", type=positive_int, default=300, help="maximum epochs")
+    t.add_argument("--patience", type=positive_int, default=20, help="early-stopping patience (epochs)")
     t.add_argument("--latency-weight", type=float, default=10.0, help="lambda of the NAHAS loss")
     t.add_argument("--area-weight", type=float, default=1.0, help="weight of the area MSE")
     t.add_argument("--energy-weight", type=float, default=1.0, help="weight of the energy MSE")
-    t.add_argument("--ensemble", type=int, default=1, help="deep-ensemble members")
+    t.add_argument("--ensemble", type=positive_int, default=1, help="deep-ensemble members")
     t.add_argument("--derived-features", action="store_true",
                    help="add the network's MACs/weights (block-additive spaces)")
     t.add_argument("--seed", type=int, default=0, help="seed of the data split and weights")
     t.add_argument("--device", default=None, help="torch device (default: cuda if present)")
-    t.add_argument("--max-minutes", type=float, default=None,
+    t.add_argument("--max-minutes", type=_positive_float, default=None,
                    help="training time budget (default: none)")
     t.add_argument("--latency-target-ms", type=float, default=None,
                    help="report the error near this latency (default: median)")

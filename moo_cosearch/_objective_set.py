@@ -32,6 +32,8 @@ TOML format::
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -114,6 +116,8 @@ class ObjectiveSet:
             raise ObjectivesError(f"{source}: {e}") from None
         reward = None
         if "reward" in data:
+            if not isinstance(data["reward"], Mapping):
+                raise ObjectivesError(f"{source}: [reward] must be a table")
             r = dict(data["reward"])
             try:
                 reward = Reward(**r)
@@ -123,7 +127,15 @@ class ObjectiveSet:
             objectives: list[tuple[str, str]] = [("reward", "maximize")]
         else:
             objectives = []
-            for o in data["objectives"]:
+            entries = data["objectives"]
+            if not isinstance(entries, list) or not entries:
+                raise ObjectivesError(f"{source}: [[objectives]] must be a non-empty array of "
+                                      f"tables")
+            for o in entries:
+                if not isinstance(o, Mapping) or set(o) - {"metric", "direction"}:
+                    raise ObjectivesError(f"{source}: an objective is {{metric, direction}}, got "
+                                          f"{o!r} (a key after [[objectives]] belongs to it: "
+                                          f"put top-level keys before the first table)")
                 metric, direction = o.get("metric"), o.get("direction")
                 if metric not in known_metrics:
                     raise ObjectivesError(f"{source}: objective metric must be one of "
@@ -134,6 +146,8 @@ class ObjectiveSet:
                 objectives.append((metric, direction))
         constraints = []
         for c in data.get("constraints", []):
+            if not isinstance(c, Mapping):
+                raise ObjectivesError(f"{source}: a constraint is a table, got {c!r}")
             if c.get("metric") not in known_metrics:
                 raise ObjectivesError(f"{source}: constraint metric must be one of "
                                       f"{list(known_metrics)}, got {c.get('metric')!r}")
@@ -146,7 +160,13 @@ class ObjectiveSet:
             check_spec(accuracy)
         except ValueError as e:
             raise ObjectivesError(f"{source}: {e}") from None
-        ref = dict(data.get("reference_point", {}))
+        ref = data.get("reference_point", {})
+        if not isinstance(ref, Mapping) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                for v in ref.values()):
+            raise ObjectivesError(f"{source}: reference_point must be a table of objective = "
+                                  f"finite number, got {ref!r}")
+        ref = dict(ref)
         bad = sorted(set(ref) - set(objectives_names := [m for m, _ in objectives]))
         if bad:
             raise ObjectivesError(f"{source}: reference_point keys must be objectives "

@@ -10,10 +10,13 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["RENAMED_PARAMS", "Param", "SpaceError", "Value", "params_from_specs", "renamed"]
+__all__ = ["MAX_CHOICES", "MAX_PARAMS", "RENAMED_PARAMS", "Param", "SpaceError", "Value", "params_from_specs", "renamed"]
 
 Value = int | float | str
 _GROUPS = ("nas", "has")
+#: Size limits of a declaration (far above any real space; they keep hostile files fast).
+MAX_CHOICES = 10_000
+MAX_PARAMS = 10_000
 
 
 class SpaceError(ValueError):
@@ -34,13 +37,6 @@ def renamed(name: str, where: str) -> str:
     warnings.warn(f"{where}: parameter {name!r} is now {new!r} (same values, GB/s); "
                   f"rename it", DeprecationWarning, stacklevel=3)
     return new
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Grid membership: numbers compare by value (2 == 2.0), strings exactly, bools never."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return False
-    return a == b
 
 
 @dataclass(frozen=True)
@@ -66,6 +62,9 @@ class Param:
             raise SpaceError(f"{self.name}: group must be one of {list(_GROUPS)}, got {self.group!r}")
         if len(self.choices) == 0:
             raise SpaceError(f"{self.name}: choices must not be empty")
+        if len(self.choices) > MAX_CHOICES:
+            raise SpaceError(f"{self.name}: at most {MAX_CHOICES} choices per parameter, got "
+                             f"{len(self.choices)}")
         numeric = all(isinstance(c, (int, float)) and not isinstance(c, bool)
                       for c in self.choices)
         if numeric and any(isinstance(c, float) for c in self.choices):
@@ -76,9 +75,14 @@ class Param:
                 raise SpaceError(f"{self.name}: choices must be numbers or strings, got {c!r}")
             if isinstance(c, float) and not math.isfinite(c):
                 raise SpaceError(f"{self.name}: choices must be finite, got {c!r}")
+        if not numeric and not all(isinstance(c, str) for c in self.choices):
+            raise SpaceError(f"{self.name}: choices must be all numbers or all strings, got "
+                             f"{list(self.choices)[:10]}")
+        lookup: dict[Any, int] = {}      # 2 and 2.0 are one key; bools are refused above
         for i, c in enumerate(self.choices):
-            if any(_same(c, d) for d in self.choices[:i]):
+            if lookup.setdefault(c, i) != i:
                 raise SpaceError(f"{self.name}: choices must be distinct, got {c!r} twice")
+        object.__setattr__(self, "_lookup", lookup)
         if self.ordered and any(isinstance(c, str) for c in self.choices):
             raise SpaceError(f"{self.name}: an ordered parameter needs numeric choices, "
                              f"got {list(self.choices)}")
@@ -99,9 +103,11 @@ class Param:
 
     def index(self, value: Any) -> int:
         """Position of ``value`` in the grid; :class:`SpaceError` when it is off the grid."""
-        for i, c in enumerate(self.choices):
-            if _same(value, c):
-                return i
+        if not isinstance(value, bool):
+            try:
+                return self._lookup[value]  # type: ignore[attr-defined]
+            except (KeyError, TypeError):    # off the grid, or unhashable
+                pass
         raise SpaceError(f"{self.name} must be one of {list(self.choices)}, got {value!r}")
 
 
@@ -136,8 +142,13 @@ def params_from_specs(specs: Sequence[Mapping[str, Any]]) -> list[Param]:
                                  f"integers, got {rng!r}")
             if "{i}" not in pattern:
                 raise SpaceError(f"{pattern}: a name with an 'i' range must contain '{{i}}'")
+            if not 0 < rng[1] - rng[0] + 1 <= MAX_PARAMS:
+                raise SpaceError(f"{pattern}: 'i' = {rng} must give 1 to {MAX_PARAMS} "
+                                 f"parameters (first <= last)")
             names = [pattern.replace("{i}", str(i)) for i in range(rng[0], rng[1] + 1)]
         else:
             names = [renamed(pattern, "space")]
         out.extend(_make_param(spec, n) for n in names)
+        if len(out) > MAX_PARAMS:
+            raise SpaceError(f"a space has at most {MAX_PARAMS} parameters, got {len(out)}+")
     return out

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
+from ._cli_surrogate import add_parsers, positive_int
 from .space import VIEWS
 from .storage import DEFAULT_HEARTBEAT_S
 from .study import DEFAULT_STORAGE
@@ -48,6 +49,10 @@ class _Parser(argparse.ArgumentParser):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", HelpFormatter)
         super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> None:   # type: ignore[override]
+        """A bad command line is one line (not the whole usage), exit status 2."""
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
 def _cmd_spaces(args: argparse.Namespace) -> int:
@@ -235,55 +240,44 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_designs(args: argparse.Namespace) -> list[tuple[str, Any]]:
-    """(source label, parsed JSON or an error string) per input line."""
-    lines = [args.params] if args.params is not None else sys.stdin.read().splitlines()
-    out: list[tuple[str, Any]] = []
-    for i, line in enumerate(lines, 1):
-        label = "--params" if args.params is not None else f"line {i}"
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError as e:
-            out.append((label, f"malformed JSON: {e.msg} at column {e.colno}"))
-            continue
-        if not isinstance(value, dict):
-            out.append((label, f"expected a JSON object of parameters, got {type(value).__name__}"))
-            continue
-        out.append((label, value))
-    return out
+def _parse_design(line: str) -> dict[str, Any]:
+    """One input line as a JSON object; ValueError (one line) for anything else."""
+    try:
+        value = json.loads(line)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"malformed JSON: {e.msg} at column {e.colno}") from None
+    except RecursionError:
+        raise ValueError("malformed JSON: nested too deeply") from None
+    except ValueError as e:            # e.g. an integer beyond Python's digit limit
+        raise ValueError(f"malformed JSON: {e}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"expected a JSON object of parameters, got {type(value).__name__}")
+    return value
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
+    """One JSON line out per line in, written as each line arrives (a bad line gives an
+    ``error`` line and exit status 1; the lines after it are still evaluated)."""
     from .hardware import get_backend
     from .space import load_space
 
     space = load_space(args.space)
     backend = get_backend(args.backend or space.accelerator or "edge")
-    items = _read_designs(args)
-    rows: list[dict[str, Any] | None] = []
-    designs = []
-    for label, value in items:
-        if isinstance(value, dict):
-            try:
-                designs.append(space.validate(value))
-                rows.append(None)
-                continue
-            except ValueError as e:
-                value = str(e)
-        rows.append({"error": f"{label}: {value}"})
-    result = backend(space, designs) if designs else None
-    k, status = 0, 0
-    for row in rows:
-        if row is None:
-            assert result is not None
-            row = result.row(k)
-            row.update({m: float(result.metric(m)[k]) for m in backend.metrics if m not in row})
+    lines = [args.params] if args.params is not None else sys.stdin
+    status = 0
+    for i, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        label = "--params" if args.params is not None else f"line {i}"
+        try:
+            design = space.validate(_parse_design(line))
+            result = backend(space, [design])
+            row = result.row(0)
+            row.update({m: float(result.metric(m)[0]) for m in backend.metrics if m not in row})
             row = {m: None if isinstance(v, float) and not math.isfinite(v) else v
                    for m, v in row.items()}
-            k += 1
-        else:
+        except (ValueError, ArithmeticError) as e:
+            row = {"error": f"{label}: {e}"}
             print(f"moo-cosearch simulate: {row['error']}", file=sys.stderr)
             status = 1
         print(json.dumps(row), flush=True)
@@ -293,8 +287,8 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from ._version import __version__
 
-    p = argparse.ArgumentParser(prog="moo-cosearch", description="Joint neural-network + "
-                                "accelerator co-search on Optuna.", formatter_class=HelpFormatter)
+    p = _Parser(prog="moo-cosearch", description="Joint neural-network + accelerator co-search on "
+                                                   "Optuna.")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND",
                            parser_class=_Parser)
@@ -324,9 +318,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ordered grids as categorical values or as integer grid positions, "
                         "whose order the sampler then sees (default: the sampler's preferred "
                         "view, index for gp, else categorical; a resumed study keeps its own)")
-    r.add_argument("--trials", type=int, default=None,
+    r.add_argument("--trials", type=positive_int, default=None,
                    help="designs this worker evaluates (default: 300, or until --budget)")
-    r.add_argument("--budget", type=int, default=None,
+    r.add_argument("--budget", type=positive_int, default=None,
                    help="stop when the study holds this many evaluated trials, counted "
                         "exactly across all workers")
     r.add_argument("--seed", type=int, default=0,
@@ -338,7 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--study-name", default=None,
                    help="study name in the storage; the same name resumes or joins (default: "
                         "<space>--<objectives>--<sampler>--seed<seed>)")
-    r.add_argument("--workers", type=int, default=1,
+    r.add_argument("--workers", type=positive_int, default=1,
                    help="workers to run on a Dask cluster (local processes unless "
                         "--scheduler); needs the cluster extra")
     r.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. "
@@ -353,7 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="first mark RUNNING trials FAIL and enqueue them again (for storages "
                         "without heartbeats, e.g. journal:, when no other worker is alive)")
     r.add_argument("--out", default=None, help="output folder (default: runs/<study name>)")
-    r.add_argument("--show", type=int, default=20, help="Pareto rows printed")
+    r.add_argument("--show", type=positive_int, default=20, help="Pareto rows printed")
     r.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=_cmd_run)
 
@@ -375,7 +369,6 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--port", type=int, default=8080, help="port to listen on")
     d.set_defaults(func=_cmd_dashboard)
 
-    from ._cli_surrogate import add_parsers
     add_parsers(sub)
     return p
 
@@ -385,12 +378,10 @@ def _terminate(signum: int, frame: Any) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    for option in ("trials", "show", "budget", "workers"):
-        value = getattr(args, option, None)
-        if value is not None and value < 1:
-            print(f"moo-cosearch: --{option} must be >= 1, got {value}", file=sys.stderr)
-            return 2
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:          # --help, --version, or a bad command line (one line)
+        return e.code if isinstance(e.code, int) else 2
     signal.signal(signal.SIGTERM, _terminate)    # like Ctrl-C: the running trial is closed
     try:
         return args.func(args)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 from ._gate import Gate
 from ._objective_set import (COST_METRICS, METRICS, Constraint, ObjectiveSet, ObjectivesError,
                              Reward, list_objectives, load_objectives)
-from .accuracy import CachedAccuracy, make_accuracy
+from .accuracy import CachedAccuracy, accuracy_range, make_accuracy
 from .hardware import CostBackend, get_backend
 from .space import DEFAULT_VIEW
 
@@ -78,7 +78,8 @@ class Objective:
         if source is None and needs_accuracy:
             source = make_accuracy(objectives.accuracy)
         nas = [p.name for p in space.params if p.group == "nas"]
-        self.accuracy = CachedAccuracy(source, nas) if source is not None else None
+        self.accuracy = (CachedAccuracy(source, nas, accuracy_range(objectives.accuracy))
+                         if source is not None else None)
         self.catch_errors = catch_errors
         self.limits = [(c, self._resolve(c.max if c.max is not None else c.min, c.metric))
                        for c in objectives.constraints]

@@ -20,6 +20,7 @@ import torch
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import TrialState
 
+from moo_cosearch import create_study, load_space, make_objective
 from moo_cosearch.cli import main
 from moo_cosearch.samplers import create_sampler, list_samplers, sampler_study_options
 from moo_cosearch.samplers._edd import EDD_KEY, EDDSampler
@@ -280,20 +281,24 @@ def test_resume_rebuilds_from_storage(tmp_path):
 
 
 def test_workers_share_designs_in_flight(tmp_path):
-    """Two workers on one storage ask before either tells: each sees the other's pending design
-    (27 designs, 20 trials: without it, repeats are near certain)."""
+    """Two workers with the same seed (as two ``moo-cosearch run`` processes) on one storage ask
+    before either tells: each sees the other's pending design (27 designs, 20 trials: without
+    it, repeats are certain, the two generators being identical)."""
     url = f"sqlite:///{tmp_path}/w.db"
     space = {f"q{i}": CategoricalDistribution([0, 1, 2]) for i in range(3)}
     workers = [optuna.create_study(storage=url, study_name="w", load_if_exists=True,
-                                   sampler=EDDSampler(seed=s, n_startup_trials=3))
-               for s in (0, 0)]
+                                   sampler=EDDSampler(seed=0, n_startup_trials=3))
+               for _ in range(2)]
     for _ in range(10):
         asked = [w.ask(space) for w in workers]
         for w, t in zip(workers, asked):
             w.tell(t, float(sum(t.params.values())))
     trials = workers[0].trials
     assert all(t.state == TrialState.COMPLETE for t in trials) and len(trials) == 20
-    assert len({tuple(sorted(t.params.items())) for t in trials}) == 20
+    # trials 0 and 1 come from the independent sampler (no search space before a trial
+    # completes) and may coincide; every later design is new
+    designs = [tuple(sorted(t.params.items())) for t in trials]
+    assert len(set(designs[1:])) == 19
     # the second worker's model was trained on the first worker's trials too
     assert info(trials[-1])["n_train"] == 18
 
@@ -312,7 +317,8 @@ def test_relaxed_cost_in_its_own_parameter_order():
         return {"mismatch": off}
 
     sampler = create_sampler("edd", seed=0, n_startup_trials=5, relaxed_cost=cost,
-                             relaxed_objectives=["mismatch"], relaxed_params=order)
+                             relaxed_objectives=["mismatch"], relaxed_params=order,
+                             tau_start=0.5, anneal_trials=1)   # exploit at once
     study = optuna.create_study(sampler=sampler)
     study.set_metric_names(["mismatch"])
     study.optimize(mismatches(0), n_trials=12)
@@ -348,21 +354,58 @@ direction = "minimize"
 """
 
 
-@pytest.mark.parametrize("objectives", ["nb201-cifar10-latency-area", "nb201-nahas-reward-hard",
-                                        "cost-only"])
-def test_cli_runs_and_resumes(objectives, tmp_path, capsys):
-    if objectives == "cost-only":
-        objectives = str(tmp_path / "cost.toml")
-        (tmp_path / "cost.toml").write_text(COST_ONLY)
+def test_cli_run_and_resume(tmp_path, capsys):
+    """``moo-cosearch run --sampler edd`` on nb201-edge (default objective set), twice."""
     db = f"sqlite:///{tmp_path}/cli.db"
-    argv = ["run", "--objectives", objectives, "--sampler", "edd", "--trials", "7",
-            "--storage", db, "--out", str(tmp_path / "out"), "-o", "n_startup_trials=4",
-            "-o", "fit_epochs=100", "-q"]
+    argv = ["run", "--sampler", "edd", "--trials", "6", "--storage", db,
+            "--out", str(tmp_path / "out"), "-o", "n_startup_trials=3", "-q"]
     assert main(argv) == 0
     assert main(argv) == 0
-    assert "resuming with 7 trials" in capsys.readouterr().out
+    assert "resuming with 6 trials" in capsys.readouterr().out
     (name,) = optuna.get_all_study_names(db)
     trials = optuna.load_study(study_name=name, storage=db).trials
-    assert len(trials) == 14 and all(t.state == TrialState.COMPLETE for t in trials)
+    assert len(trials) == 12 and all(t.state == TrialState.COMPLETE for t in trials)
     phases = [info(t)["phase"] for t in trials[1:]]           # trial 0: independent sampler
-    assert phases == ["startup"] * 3 + ["model"] * 10
+    assert phases == ["startup"] * 2 + ["model"] * 9
+
+
+@pytest.mark.parametrize("space, objectives", [("nahas-mbv2-edge", "cost-only"),
+                                               ("nb201-edge", "nb201-nahas-reward-hard")])
+def test_other_spaces_and_objective_sets(space, objectives, tmp_path):
+    """What ``run`` does, in process: the 40-parameter space with a cost-only set, and the
+    single-objective reward set; the study's reference point and ordered flags reach it."""
+    if objectives == "cost-only":
+        objectives = tmp_path / "cost.toml"
+        objectives.write_text(COST_ONLY)
+    joint = load_space(space)
+    study = create_study(joint, objectives, sampler="edd", seed=0, storage=None,
+                         sampler_options={"n_startup_trials": 3})
+    assert study.sampler._ordered == {p.name: p.ordered for p in joint.params if not p.fixed}
+    study.optimize(make_objective(joint, objectives), n_trials=6)
+    trials = study.trials
+    assert all(t.state == TrialState.COMPLETE for t in trials)
+    assert [info(t)["phase"] for t in trials[3:]] == ["model"] * 3
+    assert len({json.dumps(t.params, sort_keys=True) for t in trials}) == 6
+
+
+def test_adam_matches_torch_adamw():
+    from moo_cosearch.samplers._edd_model import Adam
+
+    gen = torch.Generator().manual_seed(0)
+    start = [torch.randn(3, 4, generator=gen), torch.randn(4, generator=gen)]
+    ours = [p.clone().requires_grad_(True) for p in start]
+    ref = [p.clone().requires_grad_(True) for p in start]
+    x = torch.randn(5, 3, generator=gen)
+
+    def loss(w):
+        return ((x @ w[0] + w[1]) ** 2).sum()
+
+    opt, torch_opt = Adam(ours, lr=0.05, weight_decay=0.1), torch.optim.AdamW(
+        ref, lr=0.05, weight_decay=0.1)
+    for _ in range(20):
+        opt.step(loss(ours))
+        torch_opt.zero_grad()
+        loss(ref).backward()
+        torch_opt.step()
+    for a, b in zip(ours, ref):
+        torch.testing.assert_close(a, b)

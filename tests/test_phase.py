@@ -171,7 +171,9 @@ class _Spy(optuna.samplers.RandomSampler):
     def sample_independent(self, study, trial, param_name, param_distribution):
         viewed = study.get_trials(deepcopy=False)
         stored = study._storage.get_all_trials(study._study_id, deepcopy=False)
-        assert [t.number for t in viewed] == [t.number for t in stored]
+        cached = study._get_trials(deepcopy=False, use_cache=True)   # as TPE reads them
+        assert [t.number for t in viewed] == [t.number for t in stored] == [
+            t.number for t in cached]
         self.log.append((trial.number, [t.number for t in viewed],
                          set().union(*(t.params for t in viewed)) | set(trial.params)))
         study._storage.set_study_system_attr(study._study_id, "spy", trial.number)

@@ -89,4 +89,5 @@ def test_unwritable_output_folder_and_bad_show_fail_before_any_trial(tmp_path, c
     assert rc == 2 and "not writable" in err and len(err.splitlines()) == 1
     assert not db.exists()
     assert main(["run", "--show", "0", "--storage", f"sqlite:///{db}"]) == 2
-    assert "--show must be >= 1" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--show: must be an integer >= 1, got 0" in err and len(err.splitlines()) == 1

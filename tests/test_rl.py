@@ -378,37 +378,50 @@ def test_which_finished_trials_are_learnt_from():
     add(TrialState.PRUNED, (0, 1), [0, 1])                   # 3: a repeat of 1: learnt
     add(TrialState.PRUNED, (1, 1), [1, 1])                   # 4: never evaluated
     add(TrialState.COMPLETE, (1, 0), [1, 0], 1.0)            # 5: learnt, waits for a partner
-    study.ask()
+    study.ask().suggest_categorical("p0", [0, 1])            # 6 samples (and learns) lazily
     assert stored_state(study).consumed == {1, 3}
-    add(TrialState.FAIL, (0, 0), [0, 0])                     # 6: learnt (penalised)
-    study.ask()
-    assert stored_state(study).consumed == {1, 3, 5, 6}
+    add(TrialState.FAIL, (0, 0), [0, 0])                     # 7: learnt (penalised)
+    study.ask().suggest_categorical("p0", [0, 1])            # 8 (6 is still running)
+    assert stored_state(study).consumed == {1, 3, 5, 7}
     assert stored_state(study).version == 2
 
 
 # ---- 7. the product: spaces, objective sets, CLI, resume -------------------------------------
-def test_cli_runs_the_product_spaces_and_objective_sets_and_resumes(tmp_path, capsys):
+def _check_learnt(study: optuna.Study, n: int) -> None:
+    """``n`` COMPLETE trials, and every full batch of 3 finished before the last sample
+    (trials 1 .. n - 2: trial 0 has no search space yet) learnt from once."""
+    assert len(study.trials) == n
+    assert all(t.state == TrialState.COMPLETE for t in study.trials)
+    state = stored_state(study)
+    assert state.version == (n - 2) // 3
+    assert state.consumed == set(range(1, 1 + 3 * state.version))
+
+
+def test_cli_runs_nb201_edge_and_resumes_the_stored_policy(tmp_path, capsys):
     db = f"sqlite:///{tmp_path / 's.db'}"
-    toml = tmp_path / "cost.toml"
-    toml.write_text('name = "mbv2-cost"\nspace = "nahas-mbv2-edge"\ncost = "edge"\n'
-                    '[[objectives]]\nmetric = "latency_ms"\ndirection = "minimize"\n'
-                    '[[objectives]]\nmetric = "area_mm2"\ndirection = "minimize"\n')
-    runs = [["--sampler", "reinforce"], ["--sampler", "reinforce"],        # run, then resume
-            ["--sampler", "ppo", "--space", "nahas-mbv2-edge", "--objectives", str(toml)],
-            ["--sampler", "reinforce", "-o", 'controller="logits"',
-             "--objectives", "nb201-nahas-reward-hard"]]
-    for args in runs:
-        assert main(["run", *args, "--trials", "7", "--seed", "0", "-o", "batch_size=3",
-                     "-q", "--storage", db, "--out", str(tmp_path / "out")]) == 0, \
-            capsys.readouterr().err
-    names = optuna.get_all_study_names(db)
-    assert len(names) == 3
-    for name in names:
-        study = optuna.load_study(study_name=name, storage=db)
-        n = len(study.trials)
-        assert n == (14 if "latency-area--reinforce" in name else 7)
-        assert all(t.state == TrialState.COMPLETE for t in study.trials)
-        state = stored_state(study)
-        # the last sample saw trials 1 .. n - 2 finished with actions
-        assert state.version == (n - 2) // 3
-        assert state.consumed == set(range(1, 1 + 3 * state.version))
+    for _ in range(2):                                        # a run, then a resumed run
+        assert main(["run", "--sampler", "reinforce", "--trials", "6", "--seed", "0",
+                     "-o", "batch_size=3", "-q", "--storage", db,
+                     "--out", str(tmp_path / "out")]) == 0, capsys.readouterr().err
+    (name,) = optuna.get_all_study_names(db)
+    _check_learnt(optuna.load_study(study_name=name, storage=db), 12)
+
+
+@pytest.mark.parametrize("name,space,objectives,options", [
+    ("ppo", "nahas-mbv2-edge", "cost.toml", {}),
+    ("reinforce", "nb201-edge", "nb201-nahas-reward-hard", {"controller": "logits"}),
+])
+def test_product_spaces_and_objective_sets(tmp_path, name, space, objectives, options):
+    if objectives == "cost.toml":       # a cost-only set: latency and area
+        objectives = tmp_path / "cost.toml"
+        objectives.write_text('name = "mbv2-cost"\nspace = "nahas-mbv2-edge"\ncost = "edge"\n'
+                              '[[objectives]]\nmetric = "latency_ms"\ndirection = "minimize"\n'
+                              '[[objectives]]\nmetric = "area_mm2"\ndirection = "minimize"\n')
+    joint = moo_cosearch.load_space(space)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        study = moo_cosearch.create_study(joint, objectives, sampler=name, seed=0, storage=None,
+                                          sampler_options={"batch_size": 3, **options})
+        study.optimize(moo_cosearch.make_objective(joint, objectives), n_trials=8)
+    _check_learnt(study, 8)
+    assert len(study.sampler._space.names) == len([p for p in joint.params if not p.fixed])

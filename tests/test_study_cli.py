@@ -138,7 +138,7 @@ def test_cli_simulate_stdin_with_bad_lines(monkeypatch, capsys):
     (["run", "--objectives", "nope", "--trials", "1"], "unknown objective set 'nope'"),
     (["run", "--sampler", "nope", "--trials", "1", "--storage", "sqlite:///:memory:"],
      "sampler must be one of"),
-    (["run", "--trials", "0"], "--trials must be >= 1"),
+    (["run", "--trials", "0"], "--trials: must be an integer >= 1, got 0"),
 ])
 def test_cli_errors_are_one_line(argv, message, capsys):
     assert main(argv) == 2

@@ -10,12 +10,12 @@ import line below; objective sets then name it as ``accuracy = {source = "...", 
 from __future__ import annotations
 
 from ._cache import CachedAccuracy
-from ._registry import (AccuracyFn, AccuracySource, check_spec, list_sources, make_accuracy,
-                        register_source)
+from ._registry import (DEFAULT_RANGE, AccuracyFn, AccuracySource, accuracy_range, check_spec,
+                        list_sources, make_accuracy, register_source)
 
 # The built-in sources register themselves on import.
 from . import table, _user  # noqa: E402,F401  (isort: skip)
 from .table import NB201Table  # noqa: E402
 
-__all__ = ["AccuracyFn", "AccuracySource", "CachedAccuracy", "NB201Table", "check_spec",
-           "list_sources", "make_accuracy", "register_source"]
+__all__ = ["DEFAULT_RANGE", "AccuracyFn", "AccuracySource", "CachedAccuracy", "NB201Table",
+           "accuracy_range", "check_spec", "list_sources", "make_accuracy", "register_source"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any, Mapping, Sequence
 
 from ._registry import AccuracyFn
@@ -16,10 +17,15 @@ class CachedAccuracy:
     Args:
         fn: the accuracy source.
         nas_params: names of the parameters that determine the network.
+        valid: the range a value must lie in (inclusive); anything else (a bool, a
+            non-number, NaN, infinity, a value outside) raises ``ValueError``: the trial
+            fails with the message, and nothing is cached.
     """
 
-    def __init__(self, fn: AccuracyFn, nas_params: Sequence[str]) -> None:
+    def __init__(self, fn: AccuracyFn, nas_params: Sequence[str],
+                 valid: tuple[float, float] = (0.0, 100.0)) -> None:
         self.fn = fn
+        self.valid = valid
         self.nas_params = tuple(nas_params)
         self._cache: dict[tuple, float] = {}
         self.calls = 0
@@ -30,10 +36,15 @@ class CachedAccuracy:
     def __call__(self, design: Mapping[str, Any]) -> float:
         key = self.key(design)
         if key not in self._cache:
-            value = float(self.fn(design))
+            raw = self.fn(design)
             self.calls += 1
-            if not math.isfinite(value):
-                raise ValueError(f"accuracy source returned a non-finite value {value!r} "
-                                 f"for architecture {key}")
+            lo, hi = self.valid
+            if isinstance(raw, bool) or not isinstance(raw, numbers.Real):
+                raise ValueError(f"accuracy source returned {raw!r} for architecture {key}, "
+                                 f"not a number")
+            value = float(raw)
+            if not (math.isfinite(value) and lo <= value <= hi):
+                raise ValueError(f"accuracy source returned {value!r} for architecture {key}, "
+                                 f"outside the declared range [{lo:g}, {hi:g}]")
             self._cache[key] = value
         return self._cache[key]

@@ -5,6 +5,7 @@ objective set loads (before any trial runs)."""
 from __future__ import annotations
 
 import inspect
+import math
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
@@ -57,7 +58,8 @@ def _split(spec: Mapping[str, Any]) -> tuple[AccuracySource, dict[str, Any]]:
     if name not in _SOURCES:
         raise ValueError(f"accuracy source must be one of {sorted(_SOURCES)}, got {name!r}")
     source = _SOURCES[name]
-    options = {k: v for k, v in spec.items() if k != "source"}
+    accuracy_range(spec)
+    options = {k: v for k, v in spec.items() if k not in ("source", "range")}
     try:
         inspect.signature(source.factory).bind(**options)
     except TypeError:
@@ -65,6 +67,23 @@ def _split(spec: Mapping[str, Any]) -> tuple[AccuracySource, dict[str, Any]]:
         raise ValueError(f"accuracy source {name!r} takes options {params}, got "
                          f"{sorted(options)}") from None
     return source, options
+
+
+#: Accuracy values a source may return unless its spec declares ``range = [low, high]``.
+DEFAULT_RANGE = (0.0, 100.0)
+
+
+def accuracy_range(spec: Mapping[str, Any] | None) -> tuple[float, float]:
+    """The ``range = [low, high]`` an accuracy spec declares (default :data:`DEFAULT_RANGE`,
+    percent); a value outside it fails the trial. ValueError when malformed."""
+    value = spec.get("range", DEFAULT_RANGE) if isinstance(spec, Mapping) else DEFAULT_RANGE
+    ok = (isinstance(value, (list, tuple)) and len(value) == 2
+          and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                  for v in value) and value[0] < value[1])
+    if not ok:
+        raise ValueError(f"accuracy range must be [low, high] with finite low < high, "
+                         f"got {value!r}")
+    return float(value[0]), float(value[1])
 
 
 def check_spec(spec: Mapping[str, Any]) -> None:

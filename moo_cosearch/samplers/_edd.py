@@ -270,17 +270,20 @@ class EDDSampler(BaseSampler):
         return float(start * (end / start) ** progress)
 
     def _pick(self, rows: np.ndarray, seen: set[bytes], relax: Relaxation) -> np.ndarray:
-        """The first row not ``seen``; else the first row with one parameter changed to a
-        level that makes it new (random parameters and levels, ``50 · n_params`` tries);
-        else the first row."""
+        """The first row not ``seen``; else the nearest new neighbour of the first row found
+        by random changes of 1, then 2, ... parameters (10 tries per radius); else a new
+        uniform design; else (a nearly exhausted space) the first row."""
         for row in rows:
             if row.tobytes() not in seen:
                 return row
         free = np.flatnonzero(relax.sizes > 1)
-        for _ in range(50 * len(free)):
+        for attempt in range(10 * len(free)):
             row = rows[0].copy()
-            j = free[self._rng.integers(len(free))]
-            row[j] = (row[j] + self._rng.integers(1, relax.sizes[j])) % relax.sizes[j]
+            for j in self._rng.choice(free, size=1 + attempt // 10, replace=False):
+                row[j] = (row[j] + self._rng.integers(1, relax.sizes[j])) % relax.sizes[j]
+            if row.tobytes() not in seen:
+                return row
+        for row in relax.random(100, self._rng):
             if row.tobytes() not in seen:
                 return row
         return rows[0]

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from ._edd_model import Targets
+from ._edd_model import Adam, Targets
 
 if TYPE_CHECKING:
     import torch
@@ -118,16 +118,12 @@ def optimise_logits(mask: np.ndarray, predict: Predict, loss: Callable[..., "tor
 
     neg = torch.where(torch.as_tensor(mask), 0.0, float("-inf"))
     theta = torch.zeros(mask.shape, requires_grad=True)
-    opt = torch.optim.Adam([theta], lr=lr)
+    opt = Adam([theta], lr=lr)
     for _ in range(steps):
         u = torch.rand((samples, *mask.shape), generator=gen).clamp_(1e-10, 1 - 1e-7)
         g = -torch.log(-torch.log(u))
         probs = torch.softmax((theta + g) / tau + neg, dim=-1)
-        z, v = predict(probs)
-        value = loss(z, v).mean()
-        opt.zero_grad(set_to_none=True)
-        value.backward()
-        opt.step()
+        opt.step(loss(*predict(probs)).mean())
     return theta.detach().numpy().astype(float)
 
 

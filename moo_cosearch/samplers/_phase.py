@@ -6,7 +6,8 @@ registered sampler (``inner``, default ``tpe``):
 - ``fixed-hw`` (:class:`FixedHardwareSampler`): hardware-aware NAS with the accelerator pinned
   at the space's baseline design, for every trial;
 - ``phase`` (:class:`PhaseSampler`, NAHAS's phase search): NAS on the baseline accelerator for
-  the first ``round(budget * first_share)`` trials, then HAS for the best network found;
+  the first ``round(budget * first_share)`` evaluated trials, then HAS for the best network
+  found;
 - ``hw-then-nas`` (:class:`HardwareThenNASSampler`): HAS for the baseline (reference) network,
   then NAS on the best accelerator found.
 
@@ -37,19 +38,19 @@ trials use the best finished so far; once phase 1 holds its ``n1`` finished tria
 is final and the same in every worker.
 
 Each phase has its own inner sampler (built at construction; phase 1 gets ``seed``, phase 2 a
-seed derived from it), which sees a
-view of the study (:class:`_PhaseStudy`): only the trials of its phase (and the trial being
-sampled) whose pinned parameters hold the phase's pinned values, with only the parameters it searches, and study system attrs
-under its own prefix (NSGA-II caches its parents there). So the phase-2 search starts fresh and
-is fed phase-2 trials only.
+seed derived from it), which sees a view of the study (:class:`_PhaseStudy`): only the trials
+of its phase (and the trial being sampled) whose pinned parameters hold the phase's pinned
+values, with only the parameters it searches, and study system attrs under its own prefix
+(NSGA-II caches its parents there). So the phase-2 search starts fresh and is fed phase-2
+trials only.
 """
 
 from __future__ import annotations
 
 import copy
 import math
-from dataclasses import dataclass
 from collections.abc import Callable, Container, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -150,7 +151,7 @@ class _PhaseStudy(Study):
     def _select(self, trials: Sequence[FrozenTrial]) -> list[FrozenTrial]:
         p = self._phase
         return [_strip(t, p.free) for t in trials
-                if (t.system_attrs.get(PHASE_KEY) == p.phase)
+                if (t.system_attrs.get(PHASE_KEY) == p.phase or t.number == p.trial)
                 and p.holds(t)]
 
     def _get_trials(self, deepcopy: bool = True, states: Container[TrialState] | None = None,
@@ -178,8 +179,8 @@ def _phase_seed(seed: int | None, phase: int) -> int | None:
 
 class _PhasedSampler(BaseSampler):
     """Shared machinery: phase 1 searches group :attr:`_FIRST` with the other pinned at the
-    baseline; phase 2 (trial numbers from ``first_trials`` on, if not None) searches the other
-    group with :attr:`_FIRST` pinned at the best phase-1 design."""
+    baseline; phase 2 (once phase 1 holds ``first_trials`` evaluated trials; never if None)
+    searches the other group with :attr:`_FIRST` pinned at the best phase-1 design."""
 
     _FIRST = "nas"
     _NAME = ""
@@ -357,14 +358,14 @@ class FixedHardwareSampler(_PhasedSampler):
 
 class PhaseSampler(_PhasedSampler):
     """NAHAS's phase search: NAS with the accelerator pinned to ``baseline`` for the first
-    ``round(budget * first_share)`` trials (halves rounded up), then HAS with the network pinned
-    to the best phase-1 design (see the module docstring) for every later trial.
+    ``round(budget * first_share)`` evaluated trials (halves rounded up), then HAS with the
+    network pinned to the best phase-1 design (see the module docstring) for every later trial.
 
     Args:
         groups: searched parameter → ``"nas"`` or ``"has"`` (``create_study`` fills it).
         baseline: parameter → reference value (``create_study``: the space's ``[baseline]``).
-        budget: the total trials the search plans for (the CLI's ``--trials`` default is 300);
-            trials past it stay in phase 2.
+        budget: the evaluated trials the search plans for (set it to the run's ``--budget``;
+            the default is the CLI's default ``--trials``); trials past it stay in phase 2.
         first_share: share of ``budget`` spent in phase 1, in [0, 1].
         inner: the registered sampler that runs each phase's search (default ``tpe``); phase 2
             gets a fresh one, seeded from ``seed``.
@@ -391,15 +392,15 @@ class PhaseSampler(_PhasedSampler):
 
     @property
     def first_trials(self) -> int:
-        """Trials in phase 1: ``round(budget * first_share)``."""
+        """Evaluated trials in phase 1: ``round(budget * first_share)``."""
         assert self._first_trials is not None
         return self._first_trials
 
 
 class HardwareThenNASSampler(PhaseSampler):
     """The reverse of :class:`PhaseSampler`: HAS with the network pinned to ``baseline`` (the
-    reference network) for the first ``round(budget * first_share)`` trials, then NAS on the
-    best phase-1 accelerator. Same arguments."""
+    reference network) for the first ``round(budget * first_share)`` evaluated trials, then NAS
+    on the best phase-1 accelerator. Same arguments."""
 
     _FIRST = "has"
     _NAME = "hw-then-nas"

@@ -12,6 +12,9 @@ starts over the new one (stored states and actions carry the action space's sign
 
 Updates: before each sample, the finished trials carrying actions that no update has consumed
 yet are taken in trial-number order; each full batch of ``batch_size`` of them is one update.
+A trial whose params are not its sampled design (an enqueued one) is never used; a PRUNED
+repeat of an evaluated design (the product's gate refuses repeats unevaluated) is rewarded as
+that design's COMPLETE trial, so a converging policy still learns from the designs it repeats.
 Rewards come from :func:`._scalarise.rewards` (normalised against all COMPLETE trials; one
 objective as is, several by a random-weight Chebyshev or a weighted sum; constraint violations
 and failures penalised). The advantage is reward minus a moving-average baseline (initialised

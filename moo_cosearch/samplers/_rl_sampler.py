@@ -52,6 +52,10 @@ class ReinforceSampler(BaseSampler):
         bins: the most actions an int / float parameter is cut into.
         independent_sampler: for the first trial (no search space known yet) and parameters
             outside the relative search space (default: random).
+
+    Attributes:
+        policy: the torch policy (:mod:`._rl_policy`), made at the first relative sample (or
+            :meth:`load_state`) over the relative search space.
     """
 
     _algorithm = "reinforce"
@@ -92,14 +96,13 @@ class ReinforceSampler(BaseSampler):
         self._weights = None if weights is None else [float(w) for w in weights]
         self._penalty = float(penalty)
         self._bins = int(bins)
-        self._seed = seed
         self._base = self._draw_base(seed)
         self._independent = independent_sampler or RandomSampler(seed=seed)
         self._search_space = IntersectionSearchSpace()
         self._lock = threading.Lock()
         self._warned = False
         self._space: ActionSpace | None = None
-        self.policy: Any = None           # the torch policy (after the first relative sample)
+        self.policy: Any = None
         self._baseline: float | None = None
         self._version = 0
         self._consumed: set[int] = set()
@@ -248,15 +251,19 @@ class ReinforceSampler(BaseSampler):
         space = self._space
         assert space is not None
         trials = sorted(study.get_trials(deepcopy=False), key=lambda t: t.number)
+        candidates = []
+        for t in trials:
+            rec = t.system_attrs.get(ACTIONS_KEY)
+            if (t.state.is_finished() and t.number not in self._consumed
+                    and isinstance(rec, dict) and rec.get("sig") == space.signature
+                    and space.matches(rec["a"], t.params)):
+                candidates.append((t, rec))
+        if len(candidates) < self._batch:
+            return
         complete = [t for t in trials if t.state == TrialState.COMPLETE]
         by_design = {json.dumps([t.params.get(n) for n in space.names]): t for t in complete}
         fresh = []
-        for t in trials:
-            rec = t.system_attrs.get(ACTIONS_KEY)
-            if (not t.state.is_finished() or t.number in self._consumed
-                    or not isinstance(rec, dict) or rec.get("sig") != space.signature
-                    or not space.matches(rec["a"], t.params)):
-                continue
+        for t, rec in candidates:
             rewarded = t if t.state in (TrialState.COMPLETE, TrialState.FAIL) else by_design.get(
                 json.dumps([t.params[n] for n in space.names]))
             if rewarded is not None:
