@@ -196,11 +196,11 @@ def _open_rdb(url: str, shown: str, kwargs: dict, lock) -> "optuna.storages.Base
             text = _first_line(e).lower()
             if not ("locked" in text or "deadlock" in text or "busy" in text):
                 break           # unreachable server, bad password, read-only file: no retry
-        except sqlalchemy.exc.ArgumentError as e:
-            raise StorageError(f"storage {shown}: {_first_line(e)}") from None
         except sqlalchemy.exc.NoSuchModuleError as e:
             raise StorageError(f"storage {shown}: unknown database scheme "
                                f"({_first_line(e)})") from None
+        except sqlalchemy.exc.ArgumentError as e:
+            raise StorageError(f"storage {shown}: {_first_line(e)}") from None
         except ModuleNotFoundError as e:
             raise StorageError(f"storage {shown}: the database driver {e.name!r} is not "
                                f"installed") from None

@@ -174,7 +174,7 @@ class Replay:
         if not self._penalise:  # MOEA/D's mating must make exactly one child per weight
             self.algorithm.mating.eliminate_duplicates = SeenElimination(self._seen)
         self.algorithm.setup(problem, seed=seed, termination=NoTermination(), verbose=False)
-        self.algorithm.tell(infills=self.algorithm.ask())  # the initial population, evaluated
+        self._tell(self.algorithm.ask())  # the initial population, already evaluated
         self._next_generation()
 
     # -- ask ---------------------------------------------------------------------------------
@@ -239,8 +239,14 @@ class Replay:
                                        else self._blocks[0][i] for i in keep]))
         self._population(infills, [observations[i] for i in keep])
         self._seen.update(tuple(o.x) for o in observations if o is not None)
-        self.algorithm.tell(infills=infills)
+        self._tell(infills)
         self._next_generation()
+
+    def _tell(self, infills: Population) -> None:
+        # AGE-MOEA's survival divides by a zero distance on purpose (a point at the ideal
+        # point gets an infinite crowding distance); numpy would warn at every generation.
+        with np.errstate(divide="ignore"):
+            self.algorithm.tell(infills=infills)
 
     def _population(self, pop: Population,
                     observations: list[Observation | None]) -> Population:

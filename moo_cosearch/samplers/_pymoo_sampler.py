@@ -32,9 +32,17 @@ reading the storage, writing the claim and reading it back: of two trials holdin
 lower-numbered keeps it, unless the other still holds it ``_GRACE_S`` later (it had checked
 before this claim was written, so it keeps it); the one that yields claims the next free slot.
 Storages offer no atomic claim, so a worker stalled for longer than that between its write and
-its read-back can still share a slot (the generation then takes the first result); three
-processes on SQLite with 20 ms evaluations shared none in 330 trials, and every trial's design
-was its slot's offspring as a fresh replay computes it.
+its read-back can still share a slot (the generation then takes the first result). Three
+processes on one SQLite study with 20 ms evaluations (nsga2 twice, nsga3, moead, smsemoa; 120
+trials each) shared no slot, and every design was its slot's offspring as a fresh replay of
+the stored members computes it.
+
+Objectives reach pymoo in minimisation form, constraints (``trial.set_constraint``: > 0
+violates) as one summed violation; MOEA/D, which pymoo runs without constraints, sees them as
+a penalty (:mod:`._pymoo_run`). One objective works with all five: NSGA-II and AGE-MOEA as
+they are, NSGA-III with U-NSGA-III's tournament, SMS-EMOA with truncation by value (its
+one-dimensional hypervolume contribution), MOEA/D with ``population_size`` copies of the
+weight ``[1]`` (a neighbourhood-mating, replace-if-better steady GA).
 
 ``<prefix>`` is ``moo_cosearch:pymoo-<algorithm>:p<population_size>o<n_offsprings>``: a study
 resumed with another algorithm or sizes starts its own generation 0 rather than misreading
@@ -133,6 +141,7 @@ class PymooSampler(BaseSampler):
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         del state["_lock"]  # a lock does not pickle; each copy gets its own
+        state["_run"] = None  # a cache: a copy replays the algorithm from the study
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:

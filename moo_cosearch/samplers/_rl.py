@@ -32,9 +32,10 @@ Persistence and several workers (:mod:`._rl_state`): after its updates a sampler
 state (weights, baseline, update count ``version``, consumed trial numbers) to the study.
 Before learning or sampling it reads the stored header: a newer state (or another writer's
 state of the same version) replaces its own, an older one is overwritten by its own. It learns
-only in step with the stored state, so two workers do not consume the same trials twice in a
-row; two that update at the same instant each write a version, the last one wins and both
-continue from it.
+only from a state at least as new as the stored one (never while the stored one cannot be
+read), so trials an update consumed are not learnt again by a worker that has loaded it. Two
+workers that update from the same state at the same instant learn the same batch and each
+write a version: the last write wins and both continue from it.
 
 Randomness: ``seed`` fixes the policy's initial weights; each trial's draw uses a generator
 seeded by ``(seed, trial number)`` and each update's Chebyshev weights ``(seed, version)``, so
