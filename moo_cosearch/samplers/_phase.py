@@ -105,6 +105,25 @@ def _strip(trial: FrozenTrial, names: Container[str]) -> FrozenTrial:
     return out
 
 
+class _Stripped:
+    """Stripped copies of finished trials, kept while the storage hands out the same trial
+    object (finished trials never change; a new object, e.g. a deep copy, is stripped anew):
+    the inner sampler reads all its trials several times per proposal."""
+
+    def __init__(self, names: Container[str]) -> None:
+        self._names = names
+        self._done: dict[int, tuple[FrozenTrial, FrozenTrial]] = {}
+
+    def __call__(self, trial: FrozenTrial) -> FrozenTrial:
+        hit = self._done.get(trial._trial_id)
+        if hit is not None and hit[0] is trial:
+            return hit[1]
+        out = _strip(trial, self._names)
+        if trial.state.is_finished():
+            self._done[trial._trial_id] = (trial, out)
+        return out
+
+
 class _PhaseStorage:
     """The storage as one phase's inner sampler sees it: trial lists filtered and stripped by the
     view, study system attrs under ``prefix``; everything else is the real storage."""
@@ -141,16 +160,18 @@ class _PhaseStudy(Study):
     """The study as one phase's inner sampler sees it (a ``Study``, for samplers that check):
     only that phase's trials holding its pinned values, with only its searched parameters."""
 
-    def __init__(self, study: Study, phase: _Phase) -> None:  # no Study.__init__: a view
+    def __init__(self, study: Study, phase: _Phase,
+                 strip: Callable[[FrozenTrial], FrozenTrial]) -> None:  # a view: no __init__
         self.__dict__.update(study.__dict__)
         self._study = study
         self._phase = phase
+        self._strip = strip
         self._storage = _PhaseStorage(study._storage, self._select,  # type: ignore[assignment]
                                       f"{PHASE_KEY}{phase.phase}:")
 
     def _select(self, trials: Sequence[FrozenTrial]) -> list[FrozenTrial]:
         p = self._phase
-        return [_strip(t, p.free) for t in trials
+        return [self._strip(t) for t in trials
                 if (t.system_attrs.get(PHASE_KEY) == p.phase or t.number == p.trial)
                 and p.holds(t)]
 
@@ -223,6 +244,7 @@ class _PhasedSampler(BaseSampler):
                                            study_options)
                        for p in phases}
         self._phases: dict[int, _Phase] = {}   # trial id → its phase, from before_trial
+        self._stripped = {p: _Stripped(names[self._group(p)]) for p in phases}
 
     @staticmethod
     def _make_inner(inner: str, options: dict[str, Any], seed: int | None,
@@ -278,9 +300,8 @@ class _PhasedSampler(BaseSampler):
         phase = self._phases.get(trial._trial_id)
         return phase if phase is not None else self._plan(study, trial)
 
-    @staticmethod
-    def _view(study: Study, phase: _Phase) -> _PhaseStudy:
-        return _PhaseStudy(study, phase)
+    def _view(self, study: Study, phase: _Phase) -> _PhaseStudy:
+        return _PhaseStudy(study, phase, self._stripped[phase.phase])
 
     def reseed_rng(self) -> None:
         for inner in self._inner.values():

@@ -90,9 +90,14 @@ def make_acquisition(model: "SingleTaskGP", X: torch.Tensor, Yobj: np.ndarray,
     objective = IdentityMCMultiOutputObjective(outcomes=list(range(m)))
     ref = partitioning.ref_point
     if noisy:
-        return qLogNoisyExpectedHypervolumeImprovement(
-            model, ref_point=ref, X_baseline=X, sampler=sampler, objective=objective,
-            constraints=constraints, X_pending=pending, prune_baseline=True, cache_root=False)
+        # pruning the baseline draws posterior samples from torch's global generator: seed
+        # it from ``seed`` (and restore it) so that the same seed gives the same trials
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            return qLogNoisyExpectedHypervolumeImprovement(
+                model, ref_point=ref, X_baseline=X, sampler=sampler, objective=objective,
+                constraints=constraints, X_pending=pending, prune_baseline=True,
+                cache_root=False)
     return qLogExpectedHypervolumeImprovement(
         model, ref_point=ref, partitioning=partitioning, sampler=sampler, objective=objective,
         constraints=constraints, X_pending=pending)
