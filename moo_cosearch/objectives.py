@@ -63,6 +63,9 @@ class Objective:
         #: Refuses repeated designs / trials over budget before evaluation (``_gate.Gate``);
         #: the default skips repeats of a design another trial holds.
         self.gate: Gate | None = Gate()
+        #: ``report(step, value)`` of the trial being evaluated by ``__call__`` (None in
+        #: batches): sources that train report each epoch; Optuna's pruner may stop them.
+        self._report: Callable[[int, float], None] | None = None
         self._views: dict[str, str] = {}
         self.objectives = objectives
         self.cost = cost if cost is not None else get_backend(objectives.cost)
@@ -228,7 +231,7 @@ class Objective:
         elif over:
             skip = "over a hard limit: " + ", ".join(over)
         if self.accuracy is not None and not skip:
-            metrics["accuracy"] = self.accuracy(design)
+            metrics["accuracy"] = self.accuracy(design, report=self._report)
             attrs["accuracy"] = metrics["accuracy"]
         else:
             metrics["accuracy"] = 0.0
@@ -266,8 +269,13 @@ class Objective:
             trial.set_user_attr("design", design)
         if self.gate is not None:
             self.gate.check(trial)  # a repeat, or over budget: pruned, not evaluated
+        import optuna
+
+        self._report = _reporter(trial)
         try:
             ev = self.evaluate(design)
+        except optuna.TrialPruned:
+            raise                # the pruner stopped a training source: PRUNED, not FAIL
         except Exception as e:  # noqa: BLE001 - a failing evaluation fails the trial, not the study
             if not self.catch_errors:
                 raise
@@ -279,7 +287,22 @@ class Objective:
                 trial.set_user_attr(k, v)
             for k, v in ev.constraints.items():
                 trial.set_constraint(k, v)
+        finally:
+            self._report = None
         return ev.values[0] if len(ev.values) == 1 else list(ev.values)
+
+
+def _reporter(trial: "optuna.trial.Trial") -> Callable[[int, float], None]:
+    """``report(step, value)``: the value reaches Optuna (``trial.report``), and
+    ``optuna.TrialPruned`` is raised when the study's pruner says to stop."""
+    def report(step: int, value: float) -> None:
+        import optuna
+
+        trial.report(float(value), int(step))
+        if trial.should_prune():
+            raise optuna.TrialPruned(f"pruned at step {step} (value {value:g})")
+
+    return report
 
 
 def make_objective(space: "JointSpace", objectives: ObjectiveSet | str | Path, *,

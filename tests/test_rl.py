@@ -246,8 +246,9 @@ def _policy_of(state: RLState, hidden: int = 8):
     return policy
 
 
-def _storage(tmp_path) -> str:
-    return f"sqlite:///{tmp_path / 'rl.db'}"
+def _shared() -> optuna.storages.BaseStorage:
+    """One storage for several study objects (as workers share a database)."""
+    return optuna.storages.InMemoryStorage()
 
 
 def test_state_round_trips_exactly_through_chunks():
@@ -270,7 +271,7 @@ def test_state_round_trips_exactly_through_chunks():
 
 
 def test_resumed_policy_logits_equal_the_stored_ones(tmp_path):
-    url = _storage(tmp_path)
+    url = f"sqlite:///{tmp_path / 'rl.db'}"
     study = optuna.create_study(storage=url, study_name="rl", sampler=small(batch_size=4))
     objective = _target_objective(np.arange(P) % K)
     study.optimize(objective, n_trials=22)
@@ -297,7 +298,7 @@ def test_resumed_policy_logits_equal_the_stored_ones(tmp_path):
     assert after.consumed == set(range(1, 25))
 
 
-def test_two_workers_share_one_policy_and_never_learn_a_trial_twice(tmp_path, monkeypatch):
+def test_two_workers_share_one_policy_and_never_learn_a_trial_twice(monkeypatch):
     calls: list[int] = []
     update = ReinforceSampler._update
 
@@ -306,10 +307,10 @@ def test_two_workers_share_one_policy_and_never_learn_a_trial_twice(tmp_path, mo
         update(self, study, batch, complete)
 
     monkeypatch.setattr(ReinforceSampler, "_update", counting)
-    url = _storage(tmp_path)
+    storage = _shared()
     objective = _target_objective(np.arange(P) % K)
-    a = optuna.create_study(storage=url, study_name="w", sampler=small(seed=1, batch_size=3))
-    b = optuna.load_study(study_name="w", storage=url, sampler=small(seed=2, batch_size=3))
+    a = optuna.create_study(storage=storage, study_name="w", sampler=small(seed=1, batch_size=3))
+    b = optuna.load_study(study_name="w", storage=storage, sampler=small(seed=2, batch_size=3))
     for _ in range(10):
         a.optimize(objective, n_trials=1)
         b.optimize(objective, n_trials=1)
@@ -322,9 +323,9 @@ def test_two_workers_share_one_policy_and_never_learn_a_trial_twice(tmp_path, mo
     assert len({t.params["p0"] for t in a.trials}) > 1      # different draws per trial number
 
 
-def test_an_older_stored_state_is_overwritten_and_a_torn_one_is_not_learnt_from(tmp_path):
-    url = _storage(tmp_path)
-    study = optuna.create_study(storage=url, study_name="rl", sampler=small(batch_size=4))
+def test_an_older_stored_state_is_overwritten_and_a_torn_one_is_not_learnt_from():
+    storage = _shared()
+    study = optuna.create_study(storage=storage, study_name="rl", sampler=small(batch_size=4))
     study.optimize(_target_objective(np.arange(P) % K), n_trials=14)
     mine = stored_state(study)
     older = RLState(mine.meta, mine.weights, None, 1, {1, 2, 3, 4})
@@ -336,19 +337,19 @@ def test_an_older_stored_state_is_overwritten_and_a_torn_one_is_not_learnt_from(
     # nor learns, it samples from its own policy and leaves the stored state alone
     header, _ = read_header(study._storage, study._study_id)
     study._storage.set_study_system_attr(study._study_id, KEY, {**header, "sha": "0" * 24})
-    other = optuna.load_study(study_name="rl", storage=url, sampler=small(seed=5, batch_size=4))
+    other = optuna.load_study(study_name="rl", storage=storage, sampler=small(seed=5, batch_size=4))
     assert not other.sampler.load_state(other)
     other.optimize(_target_objective(np.arange(P) % K), n_trials=1)
     assert read_header(other._storage, other._study_id)[0]["sha"] == "0" * 24
     assert ACTIONS_KEY in other.trials[-1].system_attrs
 
 
-def test_a_state_of_other_options_is_replaced_with_a_warning(tmp_path):
-    url = _storage(tmp_path)
-    study = optuna.create_study(storage=url, study_name="rl", sampler=small(batch_size=4))
+def test_a_state_of_other_options_is_replaced_with_a_warning():
+    storage = _shared()
+    study = optuna.create_study(storage=storage, study_name="rl", sampler=small(batch_size=4))
     objective = _target_objective(np.arange(P) % K)
     study.optimize(objective, n_trials=9)
-    other = optuna.load_study(study_name="rl", storage=url,
+    other = optuna.load_study(study_name="rl", storage=storage,
                               sampler=small(batch_size=4, controller="logits"))
     with pytest.warns(UserWarning, match="starting a new policy"):
         other.optimize(objective, n_trials=1)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from ._registry import AccuracyFn
 
@@ -26,6 +27,10 @@ class CachedAccuracy:
                  valid: tuple[float, float] = (0.0, 100.0)) -> None:
         self.fn = fn
         self.valid = valid
+        try:
+            self._reports = "report" in inspect.signature(fn).parameters
+        except (TypeError, ValueError):      # a builtin or C callable: no report keyword
+            self._reports = False
         self.nas_params = tuple(nas_params)
         self._cache: dict[tuple, float] = {}
         self.calls = 0
@@ -33,10 +38,15 @@ class CachedAccuracy:
     def key(self, design: Mapping[str, Any]) -> tuple:
         return tuple(design[n] for n in self.nas_params)
 
-    def __call__(self, design: Mapping[str, Any]) -> float:
+    def __call__(self, design: Mapping[str, Any],
+                 report: Callable[[int, float], None] | None = None) -> float:
+        """The accuracy of ``design``'s network (evaluated once per network). ``report(step,
+        value)`` reaches sources that take a ``report`` keyword (training reports each
+        epoch; it raises ``optuna.TrialPruned`` when the study's pruner says stop)."""
         key = self.key(design)
         if key not in self._cache:
-            raw = self.fn(design)
+            raw = self.fn(design, report=report) if report is not None and self._reports \
+                else self.fn(design)
             self.calls += 1
             lo, hi = self.valid
             if isinstance(raw, bool) or not isinstance(raw, numbers.Real):

@@ -38,7 +38,7 @@ trials use the best finished so far; once phase 1 holds its ``n1`` finished tria
 is final and the same in every worker.
 
 Each phase has its own inner sampler (built at construction; phase 1 gets ``seed``, phase 2 a
-seed derived from it), which sees a view of the study (:class:`_PhaseStudy`): only the trials
+seed derived from it), which sees a view of the study (:class:`~._phase_view.PhaseStudy`): only the trials
 of its phase (and the trial being sampled) whose pinned parameters hold the phase's pinned
 values, with only the parameters it searches, and study system attrs under its own prefix
 (NSGA-II caches its parents there). So the phase-2 search starts fresh and is fed phase-2
@@ -47,26 +47,22 @@ trials only.
 
 from __future__ import annotations
 
-import copy
 import math
-from collections.abc import Callable, Container, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler
-from optuna.storages import BaseStorage
 from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
 
 from . import check_options, create_sampler, register_sampler, sampler_study_options
+from ._phase_view import PHASE_KEY, Phase, PhaseStudy, Stripped, strip
 from ._scalarise import rewards
 
 __all__ = ["FixedHardwareSampler", "HardwareThenNASSampler", "PHASE_KEY", "PhaseSampler"]
 
-#: Trial system attr holding the trial's phase (1 or 2).
-PHASE_KEY = "moo_cosearch:phase"
 GROUPS = ("nas", "has")
 _OURS = ("fixed-hw", "phase", "hw-then-nas")
 _STUDY_OPTIONS = ("groups", "baseline", "ordered", "reference_point")
@@ -80,106 +76,6 @@ def _evaluated(trial: FrozenTrial) -> bool:
     (retried as a new trial) is no evaluation."""
     return (trial.state in (TrialState.COMPLETE, TrialState.RUNNING)
             or trial.state == TrialState.FAIL and "error" in trial.user_attrs)
-
-
-@dataclass(frozen=True)
-class _Phase:
-    """The phase of trial number ``trial``: 1 or 2, the parameters searched and those pinned
-    (name → value)."""
-
-    phase: int
-    trial: int
-    free: frozenset[str]
-    pinned: Mapping[str, Any]
-
-    def holds(self, trial: FrozenTrial) -> bool:
-        """Whether ``trial``'s pinned parameters (those it has so far) hold the pinned values."""
-        return all(trial.params[n] == v for n, v in self.pinned.items() if n in trial.params)
-
-
-def _strip(trial: FrozenTrial, names: Container[str]) -> FrozenTrial:
-    """A shallow copy of ``trial`` with only the parameters in ``names``."""
-    out = copy.copy(trial)
-    out._params = {n: v for n, v in trial.params.items() if n in names}
-    out._distributions = {n: d for n, d in trial.distributions.items() if n in names}
-    return out
-
-
-class _Stripped:
-    """Stripped copies of finished trials, kept while the storage hands out the same trial
-    object (finished trials never change; a new object, e.g. a deep copy, is stripped anew):
-    the inner sampler reads all its trials several times per proposal."""
-
-    def __init__(self, names: Container[str]) -> None:
-        self._names = names
-        self._done: dict[int, tuple[FrozenTrial, FrozenTrial]] = {}
-
-    def __call__(self, trial: FrozenTrial) -> FrozenTrial:
-        hit = self._done.get(trial._trial_id)
-        if hit is not None and hit[0] is trial:
-            return hit[1]
-        out = _strip(trial, self._names)
-        if trial.state.is_finished():
-            self._done[trial._trial_id] = (trial, out)
-        return out
-
-
-class _PhaseStorage:
-    """The storage as one phase's inner sampler sees it: trial lists filtered and stripped by the
-    view, study system attrs under ``prefix``; everything else is the real storage."""
-
-    def __init__(self, storage: BaseStorage, select: Callable[[list[FrozenTrial]],
-                                                             list[FrozenTrial]],
-                 prefix: str) -> None:
-        self._storage = storage
-        self._select = select
-        self._prefix = prefix
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._storage, name)
-
-    def get_all_trials(self, study_id: int, deepcopy: bool = True,
-                       states: Container[TrialState] | None = None) -> list[FrozenTrial]:
-        out = self._select(self._storage.get_all_trials(study_id, deepcopy=False,
-                                                        states=states))
-        return copy.deepcopy(out) if deepcopy else out
-
-    def get_best_trial(self, study_id: int) -> FrozenTrial:
-        return BaseStorage.get_best_trial(self, study_id)  # type: ignore[arg-type]
-
-    def get_study_system_attrs(self, study_id: int) -> dict[str, Any]:
-        n = len(self._prefix)
-        return {k[n:]: v for k, v in self._storage.get_study_system_attrs(study_id).items()
-                if k.startswith(self._prefix)}
-
-    def set_study_system_attr(self, study_id: int, key: str, value: Any) -> None:
-        self._storage.set_study_system_attr(study_id, self._prefix + key, value)
-
-
-class _PhaseStudy(Study):
-    """The study as one phase's inner sampler sees it (a ``Study``, for samplers that check):
-    only that phase's trials holding its pinned values, with only its searched parameters."""
-
-    def __init__(self, study: Study, phase: _Phase,
-                 strip: Callable[[FrozenTrial], FrozenTrial]) -> None:  # a view: no __init__
-        self.__dict__.update(study.__dict__)
-        self._study = study
-        self._phase = phase
-        self._strip = strip
-        self._storage = _PhaseStorage(study._storage, self._select,  # type: ignore[assignment]
-                                      f"{PHASE_KEY}{phase.phase}:")
-
-    def _select(self, trials: Sequence[FrozenTrial]) -> list[FrozenTrial]:
-        p = self._phase
-        return [self._strip(t) for t in trials
-                if (t.system_attrs.get(PHASE_KEY) == p.phase or t.number == p.trial)
-                and p.holds(t)]
-
-    def _get_trials(self, deepcopy: bool = True, states: Container[TrialState] | None = None,
-                    use_cache: bool = False) -> list[FrozenTrial]:
-        out = self._select(self._study._get_trials(deepcopy=False, states=states,
-                                                   use_cache=use_cache))
-        return copy.deepcopy(out) if deepcopy else out
 
 
 def _contains(dist: BaseDistribution, value: Any) -> bool:
@@ -243,8 +139,8 @@ class _PhasedSampler(BaseSampler):
                                            _phase_seed(seed, p), names[self._group(p)],
                                            study_options)
                        for p in phases}
-        self._phases: dict[int, _Phase] = {}   # trial id → its phase, from before_trial
-        self._stripped = {p: _Stripped(names[self._group(p)]) for p in phases}
+        self._phases: dict[int, Phase] = {}   # trial id → its phase, from before_trial
+        self._stripped = {p: Stripped(names[self._group(p)]) for p in phases}
 
     @staticmethod
     def _make_inner(inner: str, options: dict[str, Any], seed: int | None,
@@ -276,11 +172,11 @@ class _PhasedSampler(BaseSampler):
             count += int(label == 1 and _evaluated(t))
         return 1 if count < n1 else 2
 
-    def _plan(self, study: Study, trial: FrozenTrial) -> _Phase:
+    def _plan(self, study: Study, trial: FrozenTrial) -> Phase:
         """``trial``'s phase (its recorded one, else decided now) with the values its pinned
         group holds."""
         phase = trial.system_attrs.get(PHASE_KEY) or self._phase_number(study, trial)
-        first = _Phase(1, trial.number, self._names[self._FIRST],
+        first = Phase(1, trial.number, self._names[self._FIRST],
                        {n: self._baseline[n] for n in self._names[self._second]})
         if phase == 1:
             return first
@@ -294,14 +190,14 @@ class _PhasedSampler(BaseSampler):
                             weights=[1.0] * len(study.directions))
             best = done[int(np.argmax(score))]    # first maximum: the lowest number
             pinned = {n: best.params[n] for n in pinned}
-        return _Phase(2, trial.number, self._names[self._second], pinned)
+        return Phase(2, trial.number, self._names[self._second], pinned)
 
-    def _phase_of(self, study: Study, trial: FrozenTrial) -> _Phase:
+    def _phase_of(self, study: Study, trial: FrozenTrial) -> Phase:
         phase = self._phases.get(trial._trial_id)
         return phase if phase is not None else self._plan(study, trial)
 
-    def _view(self, study: Study, phase: _Phase) -> _PhaseStudy:
-        return _PhaseStudy(study, phase, self._stripped[phase.phase])
+    def _view(self, study: Study, phase: Phase) -> PhaseStudy:
+        return PhaseStudy(study, phase, self._stripped[phase.phase])
 
     def reseed_rng(self) -> None:
         for inner in self._inner.values():
@@ -312,13 +208,13 @@ class _PhasedSampler(BaseSampler):
         self._phases[trial._trial_id] = phase
         study._storage.set_trial_system_attr(trial._trial_id, PHASE_KEY, phase.phase)
         self._inner[phase.phase].before_trial(self._view(study, phase),
-                                               _strip(trial, phase.free))
+                                               strip(trial, phase.free))
 
     def infer_relative_search_space(self, study: Study,
                                     trial: FrozenTrial) -> dict[str, BaseDistribution]:
         phase = self._phase_of(study, trial)
         space = self._inner[phase.phase].infer_relative_search_space(
-            self._view(study, phase), _strip(trial, phase.free))
+            self._view(study, phase), strip(trial, phase.free))
         return {n: d for n, d in space.items() if n in phase.free}
 
     def sample_relative(self, study: Study, trial: FrozenTrial,
@@ -327,7 +223,7 @@ class _PhasedSampler(BaseSampler):
             return {}
         phase = self._phase_of(study, trial)
         return self._inner[phase.phase].sample_relative(
-            self._view(study, phase), _strip(trial, phase.free), search_space)
+            self._view(study, phase), strip(trial, phase.free), search_space)
 
     def sample_independent(self, study: Study, trial: FrozenTrial, param_name: str,
                            param_distribution: BaseDistribution) -> Any:
@@ -342,14 +238,14 @@ class _PhasedSampler(BaseSampler):
             raise ValueError(f"{self._NAME}: parameter {param_name!r} is in neither group; "
                              f"groups= must name every searched parameter")
         return self._inner[phase.phase].sample_independent(
-            self._view(study, phase), _strip(trial, phase.free), param_name,
+            self._view(study, phase), strip(trial, phase.free), param_name,
             param_distribution)
 
     def after_trial(self, study: Study, trial: FrozenTrial, state: TrialState,
                     values: Sequence[float] | None) -> None:
         phase = self._phases.pop(trial._trial_id, None) or self._plan(study, trial)
         self._inner[phase.phase].after_trial(self._view(study, phase),
-                                              _strip(trial, phase.free), state, values)
+                                              strip(trial, phase.free), state, values)
 
 
 class FixedHardwareSampler(_PhasedSampler):
