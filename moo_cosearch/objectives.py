@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 from ._gate import Gate
 from ._objective_set import (COST_METRICS, METRICS, Constraint, ObjectiveSet, ObjectivesError,
                              Reward, list_objectives, load_objectives)
-from .accuracy import CachedAccuracy, accuracy_range, make_accuracy
+from .accuracy import NETWORK_ATTR, CachedAccuracy, accuracy_range, make_accuracy
 from .hardware import CostBackend, get_backend
+from .networks import list_families, network_identity
 from .space import DEFAULT_VIEW
 
 if TYPE_CHECKING:
@@ -81,8 +82,12 @@ class Objective:
         if source is None and needs_accuracy:
             source = make_accuracy(objectives.accuracy)
         nas = [p.name for p in space.params if p.group == "nas"]
-        self.accuracy = (CachedAccuracy(source, nas, accuracy_range(objectives.accuracy))
-                         if source is not None else None)
+        identity = None
+        if space.network in list_families():
+            family = space.network
+            identity = lambda d: network_identity(family, d)  # noqa: E731
+        self.accuracy = (CachedAccuracy(source, nas, accuracy_range(objectives.accuracy),
+                                        identity) if source is not None else None)
         self.catch_errors = catch_errors
         self.limits = [(c, self._resolve(c.max if c.max is not None else c.min, c.metric))
                        for c in objectives.constraints]
@@ -231,8 +236,10 @@ class Objective:
         elif over:
             skip = "over a hard limit: " + ", ".join(over)
         if self.accuracy is not None and not skip:
+            attrs["accuracy_cached"] = design in self.accuracy
             metrics["accuracy"] = self.accuracy(design, report=self._report)
             attrs["accuracy"] = metrics["accuracy"]
+            attrs[NETWORK_ATTR] = self.accuracy.key(design)
         else:
             metrics["accuracy"] = 0.0
             if self.accuracy is not None:
@@ -271,6 +278,8 @@ class Objective:
             self.gate.check(trial)  # a repeat, or over budget: pruned, not evaluated
         import optuna
 
+        if self.accuracy is not None:
+            self.accuracy.absorb(trial.study)   # other workers' and earlier runs' networks
         self._report = _reporter(trial)
         try:
             ev = self.evaluate(design)

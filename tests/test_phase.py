@@ -312,6 +312,14 @@ def test_a_running_trial_holds_its_slot_and_a_refused_one_gives_it_back():
     assert values(after, NAS) == values(refill, NAS) != values(first, NAS)
 
 
+def test_threads_sharing_one_sampler_split_exactly():
+    study = optuna.create_study(sampler=make("phase", budget=30, first_share=0.5))
+    study.optimize(off_target, n_trials=30, n_jobs=3)
+    first = [t for t in study.trials if t.system_attrs[PHASE_KEY] == 1]
+    assert len(first) == 15 and len(study.trials) == 30
+    assert all(values(t, HAS) == values(BASE, HAS) for t in first)
+
+
 def test_resume_mid_phase_continues_the_split(tmp_path):
     storage = f"sqlite:///{tmp_path / 's.db'}"
     for seed, n in ((0, 7), (1, 6), (2, 5)):     # new sampler each time: state from the study

@@ -342,6 +342,12 @@ def test_an_older_stored_state_is_overwritten_and_a_torn_one_is_not_learnt_from(
     other.optimize(_target_objective(np.arange(P) % K), n_trials=1)
     assert read_header(other._storage, other._study_id)[0]["sha"] == "0" * 24
     assert ACTIONS_KEY in other.trials[-1].system_attrs
+    # one whose writer died mid-way stays unreadable: after a few tries the worker goes on
+    # from its own state, numbered past the stored one, and its write replaces it
+    other.optimize(_target_objective(np.arange(P) % K), n_trials=2)
+    header, _ = read_header(other._storage, other._study_id)
+    assert header["version"] > mine.version and header["sha"] != "0" * 24
+    assert study.sampler.load_state(study)
 
 
 def test_a_state_of_other_options_is_replaced_with_a_warning():
@@ -349,6 +355,7 @@ def test_a_state_of_other_options_is_replaced_with_a_warning():
     study = optuna.create_study(storage=storage, study_name="rl", sampler=small(batch_size=4))
     objective = _target_objective(np.arange(P) % K)
     study.optimize(objective, n_trials=9)
+    assert stored_state(study).version == 1
     other = optuna.load_study(study_name="rl", storage=storage,
                               sampler=small(batch_size=4, controller="logits"))
     with pytest.warns(UserWarning, match="starting a new policy"):
@@ -356,6 +363,7 @@ def test_a_state_of_other_options_is_replaced_with_a_warning():
     state = stored_state(other)
     assert state.meta["controller"] == "logits"
     assert state.consumed == set(range(1, 9))                  # learnt from the history
+    assert state.version == 1 + 2                              # numbered past the old one
 
 
 def test_which_finished_trials_are_learnt_from():

@@ -9,7 +9,7 @@ import line below; objective sets then name it as ``accuracy = {source = "...", 
 
 from __future__ import annotations
 
-from ._cache import CachedAccuracy
+from ._cache import NETWORK_ATTR, CachedAccuracy
 from ._registry import (DEFAULT_RANGE, AccuracyFn, AccuracySource, accuracy_range, check_spec,
                         list_sources, make_accuracy, register_source)
 
@@ -17,5 +17,5 @@ from ._registry import (DEFAULT_RANGE, AccuracyFn, AccuracySource, accuracy_rang
 from . import table, _user  # noqa: E402,F401  (isort: skip)
 from .table import NB201Table  # noqa: E402
 
-__all__ = ["DEFAULT_RANGE", "AccuracyFn", "AccuracySource", "CachedAccuracy", "NB201Table",
+__all__ = ["DEFAULT_RANGE", "NETWORK_ATTR", "AccuracyFn", "AccuracySource", "CachedAccuracy", "NB201Table",
            "accuracy_range", "check_spec", "list_sources", "make_accuracy", "register_source"]

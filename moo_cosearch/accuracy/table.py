@@ -16,7 +16,15 @@ class NB201Table:
     Args:
         metric: one of :data:`moo_cosearch.networks.nb201.BENCHMARK_METRICS` (default CIFAR-10
             test accuracy after 200 epochs).
+
+    Every one of the 15,625 cells has its own trained accuracy in the benchmark, isomorphic
+    cells included, and a lookup costs nothing: the cache keys the table by cell, not by
+    isomorphism class (``by_network_identity = False``), so a design's accuracy never
+    depends on which isomorph a study met first.
     """
+
+    #: Whether caches may share one value among isomorphic networks (see the class docstring).
+    by_network_identity = False
 
     def __init__(self, metric: str = "cifar10_test_200ep") -> None:
         if metric not in nb201.BENCHMARK_METRICS:

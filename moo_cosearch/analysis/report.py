@@ -126,11 +126,13 @@ def write_report(study: "optuna.Study", objectives: ObjectiveSet, out: str | Pat
     repeats = sum("duplicate of" in str(t.user_attrs.get("skipped", "")) for t in trials)
     feasible = [t for t in done if is_feasible(t)]
     saved = sum(t.user_attrs.get("accuracy_evaluated") is False for t in done)
+    cached = sum(bool(t.user_attrs.get("accuracy_cached")) for t in done)
     print(f"{len(trials)} trials: {len(done)} complete ({len(feasible)} feasible), "
           f"{count[TrialState.FAIL]} failed, {count[TrialState.PRUNED]} pruned ({repeats} "
           f"repeated designs not evaluated), {count[TrialState.RUNNING]} running (other "
           f"workers, or left by a killed one), {count[TrialState.WAITING]} waiting; "
-          f"accuracy evaluations saved by early pruning: {saved}")
+          f"accuracy evaluations saved by early pruning: {saved}, by the network cache: "
+          f"{cached}")
     rows = pareto_rows(study, objectives)
     written: dict[str, Path] = {}
     path = out / "pareto.csv"

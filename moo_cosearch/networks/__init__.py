@@ -16,7 +16,8 @@ module that calls :func:`register_family`, plus its import line below.
 from __future__ import annotations
 
 from ._registry import (Family, build_network, get_family, layers_of_key, list_families,
-                        matrix_of_key, nas_key, network_matrix, register_family, summarize)
+                        matrix_of_key, nas_key, network_identity, network_matrix,
+                        register_family, summarize)
 from .layers import LAYER_KINDS, Layer, LayerBatch, layer_matrix, stack_layers, stack_matrices
 
 # The built-in families register themselves on import.
@@ -25,5 +26,6 @@ from .mbconv import efficientnet_b0, mobilenetv2  # noqa: E402
 
 __all__ = ["Family", "LAYER_KINDS", "Layer", "LayerBatch", "build_network",
            "efficientnet_b0", "get_family", "layer_matrix", "layers_of_key", "list_families",
-           "matrix_of_key", "mobilenetv2", "nas_key", "network_matrix", "register_family",
+           "matrix_of_key", "mobilenetv2", "nas_key", "network_identity", "network_matrix",
+           "register_family",
            "stack_layers", "stack_matrices", "summarize"]

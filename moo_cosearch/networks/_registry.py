@@ -17,7 +17,8 @@ import numpy as np
 from .layers import Layer, layer_matrix
 
 __all__ = ["Family", "build_network", "get_family", "layers_of_key", "list_families",
-           "matrix_of_key", "nas_key", "network_matrix", "register_family", "summarize"]
+           "matrix_of_key", "nas_key", "network_identity", "network_matrix", "register_family",
+           "summarize"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,9 @@ class Family:
         matrix: optional key → :func:`~moo_cosearch.networks.layers.layer_matrix` of the
             network, for families that can assemble it faster than building every layer.
         description: one line for listings.
+        identity: optional key → a string naming the network up to isomorphism (two keys
+            with one identity compute the same function, e.g. NB201 cells that differ only in
+            dead edges); default ``repr(key)``. Accuracy caches share entries by it.
     """
 
     name: str
@@ -39,6 +43,7 @@ class Family:
     build: Callable[[tuple], Sequence[Layer]]
     matrix: Callable[[tuple], np.ndarray] | None = None
     description: str = ""
+    identity: Callable[[tuple], str] | None = None
 
 
 _FAMILIES: dict[str, Family] = {}
@@ -70,6 +75,14 @@ def nas_key(family: str, params: Mapping[str, object]) -> tuple:
     """Hashable key of the NAS parameters in ``params`` that determine ``family``'s network
     (other keys, e.g. hardware parameters, are ignored)."""
     return get_family(family).key(params)
+
+
+def network_identity(family: str, params: Mapping[str, object]) -> str:
+    """A string naming ``family``'s network of ``params`` up to isomorphism (see
+    :class:`Family`); designs with one identity have one accuracy."""
+    fam = get_family(family)
+    key = fam.key(params)
+    return f"{family}:{fam.identity(key)}" if fam.identity is not None else repr(key)
 
 
 @lru_cache(maxsize=4096)

@@ -288,4 +288,5 @@ def _key(params: Mapping[str, object]) -> tuple:
 
 
 register_family(Family("nb201", key=_key, build=lambda key: nb201(key[1]),
-                       description="NAS-Bench-201 CIFAR network, one cell of 6 edge ops"))
+                       description="NAS-Bench-201 CIFAR network, one cell of 6 edge ops",
+                       identity=lambda key: unique_str([OPS.index(o) for o in key[1]])))

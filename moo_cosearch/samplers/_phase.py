@@ -38,11 +38,11 @@ trials use the best finished so far; once phase 1 holds its ``n1`` finished tria
 is final and the same in every worker.
 
 Each phase has its own inner sampler (built at construction; phase 1 gets ``seed``, phase 2 a
-seed derived from it), which sees a view of the study (:class:`~._phase_view.PhaseStudy`): only the trials
-of its phase (and the trial being sampled) whose pinned parameters hold the phase's pinned
-values, with only the parameters it searches, and study system attrs under its own prefix
-(NSGA-II caches its parents there). So the phase-2 search starts fresh and is fed phase-2
-trials only.
+seed derived from it), which sees a view of the study (:class:`~._phase_view.PhaseStudy`):
+only the trials of its phase (and the trial being sampled) whose pinned parameters hold the
+phase's pinned values, with only the parameters it searches, and study system attrs under its
+own prefix (NSGA-II caches its parents there). So the phase-2 search starts fresh and is fed
+phase-2 trials only.
 """
 
 from __future__ import annotations
@@ -79,6 +79,7 @@ def _evaluated(trial: FrozenTrial) -> bool:
 
 
 def _contains(dist: BaseDistribution, value: Any) -> bool:
+    """Whether ``value`` is one of ``dist``'s (a pinned value from another view is not)."""
     try:
         return bool(dist._contains(dist.to_internal_repr(value)))
     except (ValueError, TypeError):
@@ -177,7 +178,7 @@ class _PhasedSampler(BaseSampler):
         group holds."""
         phase = trial.system_attrs.get(PHASE_KEY) or self._phase_number(study, trial)
         first = Phase(1, trial.number, self._names[self._FIRST],
-                       {n: self._baseline[n] for n in self._names[self._second]})
+                      {n: self._baseline[n] for n in self._names[self._second]})
         if phase == 1:
             return first
         pinned = {n: self._baseline[n] for n in self._names[self._FIRST]}
@@ -208,7 +209,7 @@ class _PhasedSampler(BaseSampler):
         self._phases[trial._trial_id] = phase
         study._storage.set_trial_system_attr(trial._trial_id, PHASE_KEY, phase.phase)
         self._inner[phase.phase].before_trial(self._view(study, phase),
-                                               strip(trial, phase.free))
+                                              strip(trial, phase.free))
 
     def infer_relative_search_space(self, study: Study,
                                     trial: FrozenTrial) -> dict[str, BaseDistribution]:
@@ -245,7 +246,7 @@ class _PhasedSampler(BaseSampler):
                     values: Sequence[float] | None) -> None:
         phase = self._phases.pop(trial._trial_id, None) or self._plan(study, trial)
         self._inner[phase.phase].after_trial(self._view(study, phase),
-                                              strip(trial, phase.free), state, values)
+                                             strip(trial, phase.free), state, values)
 
 
 class FixedHardwareSampler(_PhasedSampler):
@@ -299,7 +300,7 @@ class PhaseSampler(_PhasedSampler):
                  inner_options: dict | None = None, ordered: dict | None = None,
                  reference_point: list | None = None, seed: int | None = None) -> None:
         if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
-            raise ValueError(f"budget must be an int >= 1 (total trials), got {budget!r}")
+            raise ValueError(f"budget must be an int >= 1 (evaluated trials), got {budget!r}")
         if not isinstance(first_share, (int, float)) or not 0.0 <= first_share <= 1.0:
             raise ValueError(f"first_share must be in [0, 1], got {first_share!r}")
         super().__init__(groups=groups, baseline=baseline, inner=inner,

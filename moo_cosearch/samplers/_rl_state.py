@@ -11,7 +11,9 @@ KiB) stored as study system attrs ``<KEY>:<slot>:<i>``, then a small header ``<K
 the version, slot, number of chunks and a digest of the text. Two slots alternate by version,
 so a reader of version ``v`` is not disturbed by the writer of ``v + 1``; a reader that still
 catches a chunk mid-write (a digest mismatch) gets ``None`` and tries again at the next trial.
-Writing the same two slots over again keeps the storage's size constant.
+Writing the same two slots over again keeps an SQL storage's size constant (Optuna's
+JournalStorage appends every write to its log instead: about 0.22 MB per update for the
+default LSTM on nb201-edge's 13 parameters).
 
 Each trial's sampled action indices and their log-probability under the sampling policy are
 a trial system attr :data:`ACTIONS_KEY` (``{"sig", "a", "logp", "v"}``), so any worker can
