@@ -106,8 +106,9 @@ def _activation_pass(model: "torch.nn.Module", inputs: "torch.Tensor",
     kernel = np.zeros((n, n))
 
     def hook(_module: nn.Module, _inp: tuple, out: torch.Tensor) -> None:
-        codes = (out.detach().reshape(n, -1) > 0).double()
-        kernel[:] += (codes @ codes.T + (1 - codes) @ (1 - codes).T).numpy()
+        codes = (out.detach().reshape(n, -1) > 0).float()    # 0/1: float32 sums are exact
+        agree = codes @ codes.T + (1 - codes) @ (1 - codes).T  # to 2**24 units per layer
+        kernel[:] += agree.double().numpy()
 
     handles = [m.register_forward_hook(hook) for m in relus] if "naswot" in names else []
     try:
