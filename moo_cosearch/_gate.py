@@ -60,14 +60,17 @@ class Gate:
         self.skipped = 0
         self._in_a_row = 0
         self.exhausted = False
+        #: The budget is reached or the space looks exhausted: stop asking.
+        self.done = False
 
     def spent(self, study: "optuna.Study") -> int:
         """Evaluated (or running) trials in ``study``."""
         return sum(spends_budget(t) for t in study.get_trials(deepcopy=False))
 
-    def check(self, trial: "optuna.trial.Trial") -> None:
+    def check(self, trial: "optuna.trial.Trial", stop: bool = True) -> None:
         """Raise ``optuna.TrialPruned`` (after recording why) when ``trial`` must not be
-        evaluated; call it after the whole design is suggested."""
+        evaluated; call it after the whole design is suggested. ``stop``: also stop the study
+        (inside ``study.optimize``; a batch driver reads :attr:`done` instead)."""
         from optuna.trial import TrialState
 
         if not self.skip_duplicates and self.budget is None:
@@ -77,7 +80,9 @@ class Gate:
         if self.budget is not None:
             below = sum(spends_budget(t) for t in others if t.number < trial.number)
             if below >= self.budget:
-                study.stop()
+                self.done = True
+                if stop:
+                    study.stop()
                 self._refuse(trial, "budget reached")
         if self.skip_duplicates:
             params = trial.params
@@ -86,8 +91,9 @@ class Gate:
                     self.skipped += 1
                     self._in_a_row += 1
                     if self._in_a_row >= self.max_skips:
-                        self.exhausted = True
-                        study.stop()
+                        self.exhausted = self.done = True
+                        if stop:
+                            study.stop()
                     self._refuse(trial, f"duplicate of trial {t.number}")
         self._in_a_row = 0
 

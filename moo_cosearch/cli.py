@@ -146,7 +146,7 @@ def _run_config(args: argparse.Namespace) -> "RunConfig":
                      storage=None if args.storage in ("", "memory") else args.storage,
                      study_name=args.study_name, seed=args.seed, trials=trials,
                      budget=args.budget, heartbeat=args.heartbeat or None,
-                     skip_duplicates=not args.allow_repeats)
+                     skip_duplicates=not args.allow_repeats, batch=args.batch)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -340,6 +340,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--heartbeat", type=float, default=DEFAULT_HEARTBEAT_S,
                    help="seconds between RDB heartbeats, 0 for none; a dead worker's trial "
                         "is retried after twice this")
+    r.add_argument("--batch", type=positive_int, default=1,
+                   help="trials asked at once and priced with one cost-model call (e.g. a "
+                        "population); 1 runs study.optimize one trial at a time")
     r.add_argument("--allow-repeats", action="store_true",
                    help="evaluate a design again when another trial holds it (default: such "
                         "trials are pruned unevaluated)")

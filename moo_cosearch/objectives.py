@@ -41,6 +41,12 @@ class Evaluation:
     def feasible(self) -> bool:
         return all(v <= 0 for v in self.constraints.values())
 
+    @property
+    def failed(self) -> bool:
+        """Whether the evaluation raised (:meth:`Objective.failed`: NaN values, the message
+        in ``attrs["error"]``)."""
+        return "error" in self.attrs
+
 
 class Objective:
     """Evaluate joint designs: cost model first, accuracy only for designs that pass the hard
@@ -289,16 +295,54 @@ class Objective:
             if not self.catch_errors:
                 raise
             ev = self.failed(e)   # NaN values: Optuna marks the trial FAIL
-            trial.set_user_attr("error", ev.attrs["error"])
-            _log.warning("trial %d failed: %s", trial.number, ev.attrs["error"])
-        else:
-            for k, v in ev.attrs.items():
-                trial.set_user_attr(k, v)
-            for k, v in ev.constraints.items():
-                trial.set_constraint(k, v)
         finally:
             self._report = None
+        self._record(trial, ev)
         return ev.values[0] if len(ev.values) == 1 else list(ev.values)
+
+
+    def _record(self, trial: "optuna.trial.Trial", ev: Evaluation) -> None:
+        """Write an evaluation's attrs and constraints to its trial (a failed one: the
+        error)."""
+        if ev.failed:
+            trial.set_user_attr("error", ev.attrs["error"])
+            _log.warning("trial %d failed: %s", trial.number, ev.attrs["error"])
+            return
+        for k, v in ev.attrs.items():
+            trial.set_user_attr(k, v)
+        for k, v in ev.constraints.items():
+            trial.set_constraint(k, v)
+
+    def run_batch(self, study: "optuna.Study", n: int) -> list["optuna.trial.FrozenTrial"]:
+        """The population path: ask ``n`` trials, price their designs with one cost-model call
+        (:meth:`evaluate_many`), tell them all. For strategies that propose several designs
+        at once (a generation, a policy batch); ``study.optimize(objective)`` remains the
+        one-trial path. Repeats and trials over budget are told PRUNED, unevaluated."""
+        import optuna
+        from optuna.trial import TrialState
+
+        view = self.view or self._study_view(study)
+        told, asked, designs = [], [], []
+        for _ in range(n):
+            trial = study.ask()
+            design = self.space.suggest(trial, view)
+            if view != "categorical":
+                trial.set_user_attr("design", design)
+            try:
+                if self.gate is not None:
+                    self.gate.check(trial, stop=False)
+            except optuna.TrialPruned:
+                told.append(study.tell(trial, state=TrialState.PRUNED))
+                continue
+            asked.append(trial)
+            designs.append(design)
+        if self.accuracy is not None:
+            self.accuracy.absorb(study)
+        for trial, ev in zip(asked, self.evaluate_many(designs)):
+            self._record(trial, ev)
+            told.append(study.tell(trial, None if ev.failed else list(ev.values),
+                                   state=TrialState.FAIL if ev.failed else TrialState.COMPLETE))
+        return told
 
 
 def _reporter(trial: "optuna.trial.Trial") -> Callable[[int, float], None]:

@@ -103,10 +103,12 @@ def join_study(space: "JointSpace", objectives: ObjectiveSet | str | Path, *,
                storage: "str | optuna.storages.BaseStorage | None" = DEFAULT_STORAGE,
                study_name: str | None = None, load_if_exists: bool = True,
                view: str | None = None, worker: "int | str | None" = None,
-               heartbeat: float | None = DEFAULT_HEARTBEAT_S) -> Joined:
+               heartbeat: float | None = DEFAULT_HEARTBEAT_S,
+               budget: int | None = None) -> Joined:
     """:func:`create_study`, saying whether the study was created and which seed the sampler
     got. ``worker`` names this worker for :func:`worker_seed` when it joins (default
-    ``"<host>:<pid>"``); ``heartbeat`` is the RDB heartbeat interval in seconds (None: off)."""
+    ``"<host>:<pid>"``); ``heartbeat`` is the RDB heartbeat interval in seconds (None: off);
+    ``budget`` (evaluated trials the run plans) reaches samplers that take it (``phase``)."""
     import optuna
 
     obj = load_objectives(objectives)
@@ -119,7 +121,7 @@ def join_study(space: "JointSpace", objectives: ObjectiveSet | str | Path, *,
             raise ValueError(f"sampler {name!r}: give the seed as seed= (CLI: --seed), not as "
                              f"a sampler option")
         # a bad name or option fails here, before anything is stored
-        _make_sampler(name, seed, dict(options), space, obj, view or sampler_view(name))
+        _make_sampler(name, seed, dict(options), space, obj, view or sampler_view(name), budget)
     if study_name is None:
         study_name = default_study_name(space, obj, name, seed)
     store = open_storage(storage, heartbeat=heartbeat) if isinstance(storage, str) or \
@@ -135,7 +137,7 @@ def join_study(space: "JointSpace", objectives: ObjectiveSet | str | Path, *,
             used_seed = worker_seed(seed, worker if worker is not None
                                     else f"{socket.gethostname()}:{os.getpid()}")
         study.sampler = _make_sampler(name, used_seed, dict(options), space, obj,
-                                      study.user_attrs.get("view", new_view))
+                                      study.user_attrs.get("view", new_view), budget)
     else:
         study.sampler = sampler
     if study.metric_names is None:   # new, or made before the names reached Optuna
@@ -189,7 +191,8 @@ def _tag(study: "optuna.Study", space: "JointSpace", obj: ObjectiveSet, view: st
 
 
 def _make_sampler(name: str, seed: int | None, options: dict[str, Any], space: "JointSpace",
-                  obj: ObjectiveSet, view: str) -> "optuna.samplers.BaseSampler":
+                  obj: ObjectiveSet, view: str, budget: int | None = None
+                  ) -> "optuna.samplers.BaseSampler":
     """Sampler ``name`` with the study options it takes filled in from space and objectives."""
     takes = sampler_study_options(name)
     if "reference_point" in takes and set(obj.metric_names) <= set(obj.reference_point):
@@ -204,4 +207,6 @@ def _make_sampler(name: str, seed: int | None, options: dict[str, Any], space: "
         base = space.baseline
         options.setdefault("baseline", {p.name: p.index(base[p.name]) if view == "index"
                                         else base[p.name] for p in searched})
+    if "budget" in takes and budget is not None:
+        options.setdefault("budget", budget)
     return create_sampler(name, seed=seed, **options)

@@ -53,6 +53,8 @@ class RunConfig:
         budget: evaluated trials the whole study may hold (None: no limit).
         heartbeat: RDB heartbeat seconds (None: off).
         skip_duplicates: never evaluate a design another trial holds.
+        batch: trials asked at once and priced with one cost-model call (1: one trial at a
+            time through ``study.optimize``); for population samplers and RL batches.
     """
 
     space: str | None = None
@@ -68,9 +70,10 @@ class RunConfig:
     budget: int | None = None
     heartbeat: float | None = DEFAULT_HEARTBEAT_S
     skip_duplicates: bool = True
+    batch: int = 1
 
     def __post_init__(self) -> None:
-        for name in ("trials", "budget"):
+        for name in ("trials", "budget", "batch"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                                       or value < 1):
@@ -124,7 +127,7 @@ def join(prepared: Prepared, worker: "int | str | None" = None) -> Joined:
     return join_study(prepared.space, prepared.objectives, sampler=c.sampler, seed=c.seed,
                       sampler_options=c.options, storage=c.storage,
                       study_name=prepared.study_name, view=c.view, worker=worker,
-                      heartbeat=c.heartbeat)
+                      heartbeat=c.heartbeat, budget=c.budget or c.trials)
 
 
 def run_worker(config: RunConfig | Prepared, *, worker: "int | str | None" = None,
@@ -152,14 +155,20 @@ def run_worker(config: RunConfig | Prepared, *, worker: "int | str | None" = Non
         nonlocal evaluated
         if SKIPPED not in trial.user_attrs:
             evaluated += 1
-            if c.trials is not None and evaluated >= c.trials:
+            if c.trials is not None and evaluated >= c.trials and c.batch == 1:
                 study.stop()
         if callback is not None:
             callback(study, trial)
 
     start = time.perf_counter()
     if c.budget is None or gate.spent(study) < c.budget:
-        study.optimize(objective, callbacks=[count])
+        if c.batch == 1:
+            study.optimize(objective, callbacks=[count])
+        else:
+            while not gate.done and (c.trials is None or evaluated < c.trials):
+                n = c.batch if c.trials is None else min(c.batch, c.trials - evaluated)
+                for trial in objective.run_batch(study, n):
+                    count(study, trial)
     return WorkerResult(worker=None if worker is None else str(worker), seed=joined.seed,
                         created=joined.created, evaluated=evaluated,
                         skipped_duplicates=gate.skipped, seconds=time.perf_counter() - start,

@@ -9,6 +9,7 @@ built module and the list the cost models see describe one network.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
@@ -99,9 +100,9 @@ def list_model_families() -> list[str]:
 
 
 def _check_size(value: Any, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"{what} must be a positive integer, got {value!r}")
-    return value
+    return int(value)
 
 
 def _resolve(space: Any, design: Mapping[str, Any], num_classes: int | None,
@@ -159,7 +160,7 @@ def build_model(space: Any, design: Mapping[str, Any], num_classes: int | None =
         resolution: side of the square RGB input the network is checked for (NB201: a
             multiple of 4; ResNet-9 / U-Net: divisible by 2 per down-sampling); None: the
             family's own (224 for the MBConv families, 96 for STL-10, 128 for U-Net, else 32).
-            The modules themselves end in global pooling and accept other sizes too.
+            The classifiers end in global pooling and also run on other input sizes.
         task: for a NASAIC workload (``nasaic-w1`` .. ``w3``, two tasks per design), which
             task's network to build (0 or 1; parameters ``t{task}_*``); None otherwise.
 

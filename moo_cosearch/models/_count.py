@@ -10,6 +10,7 @@ can be compared exactly.
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 __all__ = ["count_macs", "count_weights"]
@@ -33,7 +34,7 @@ def count_macs(model: Any, resolution: int, in_channels: int = 3) -> int:
     from torch import nn
 
     for what, v in (("resolution", resolution), ("in_channels", in_channels)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
             raise ValueError(f"{what} must be a positive integer, got {v!r}")
     total = 0
 
@@ -63,7 +64,7 @@ def count_macs(model: Any, resolution: int, in_channels: int = 3) -> int:
     try:
         model.eval()
         with torch.no_grad():
-            model(torch.zeros(1, in_channels, resolution, resolution))
+            model(torch.zeros(1, int(in_channels), int(resolution), int(resolution)))
     finally:
         for h in hooks:
             h.remove()

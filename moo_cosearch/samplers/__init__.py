@@ -11,7 +11,9 @@ A sampler declares which options it takes from the study (:func:`sampler_study_o
 - ``"groups"``: parameter name → ``"nas"`` (network) or ``"has"`` (hardware), searched
   parameters only;
 - ``"baseline"``: parameter name → the space's reference design value (in the study's view:
-  a grid position for ``"index"``), searched parameters only.
+  a grid position for ``"index"``), searched parameters only;
+- ``"budget"``: the evaluated trials the run plans (``run --budget``, else ``--trials``), for
+  strategies that split a budget into phases.
 
 A sampler also names the view of ordered grids it works best with (:func:`sampler_view`):
 ``"categorical"`` (values as a ``CategoricalDistribution``) or ``"index"`` (grid positions as an
@@ -41,7 +43,7 @@ __all__ = ["MissingDependencyError", "OptionError", "QEHVISampler", "STUDY_OPTIO
            "check_options", "create_sampler", "list_samplers", "register_sampler", "sampler_study_options", "sampler_view"]
 
 #: The options a sampler may take from the study (see the module docstring).
-STUDY_OPTIONS = frozenset({"reference_point", "ordered", "groups", "baseline"})
+STUDY_OPTIONS = frozenset({"reference_point", "ordered", "groups", "baseline", "budget"})
 #: Views of ordered grids a sampler may prefer (the same names as ``moo_cosearch.space.VIEWS``).
 VIEWS = ("index", "categorical")
 

@@ -337,7 +337,7 @@ register_sampler("fixed-hw", _factory(FixedHardwareSampler),
                  _STUDY_OPTIONS)
 register_sampler("phase", _factory(PhaseSampler),
                  "NAHAS phase search: NAS on the baseline accelerator, then HAS for the best "
-                 "network (budget, first_share)", _STUDY_OPTIONS)
+                 "network (budget, first_share)", _STUDY_OPTIONS + ("budget",))
 register_sampler("hw-then-nas", _factory(HardwareThenNASSampler),
                  "HAS for the baseline network, then NAS on the best accelerator "
-                 "(budget, first_share)", _STUDY_OPTIONS)
+                 "(budget, first_share)", _STUDY_OPTIONS + ("budget",))

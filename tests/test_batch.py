@@ -1,0 +1,71 @@
+"""The population path: ask × n, one cost-model call, tell × n."""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from moo_cosearch import load_space, make_objective
+from moo_cosearch.hardware import get_backend
+
+OBJ = "nb201-cifar10-latency-area"
+
+
+class CountingEdge:
+    """The edge backend, counting its calls and the designs per call."""
+
+    def __init__(self, fail_on=None):
+        self.inner = get_backend("edge")
+        self.name, self.metrics, self.slow = "edge", self.inner.metrics, False
+        self.batches = []
+        self.fail_on = fail_on
+
+    def __call__(self, space, designs):
+        self.batches.append(len(designs))
+        if self.fail_on is not None and any(d["pes_x"] == self.fail_on for d in designs):
+            raise RuntimeError("simulator crashed")
+        return self.inner(space, designs)
+
+    def reference(self, metric):
+        return self.inner.reference(metric)
+
+
+def test_a_generation_is_priced_in_one_call_and_matches_the_one_trial_path():
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    space = load_space("nb201-edge")
+    backend = CountingEdge()
+    objective = make_objective(space, OBJ, cost=backend)
+    study = optuna.create_study(directions=objective.directions,
+                                sampler=optuna.samplers.NSGAIISampler(seed=0,
+                                                                      population_size=10))
+    told = objective.run_batch(study, 10)
+    assert backend.batches == [10] and len(told) == 10
+    single = make_objective(space, OBJ)
+    for t in told:
+        assert t.state == TrialState.COMPLETE
+        ev = single.evaluate(t.params)
+        assert list(ev.values) == pytest.approx(t.values, rel=1e-12)
+        assert ev.constraints == pytest.approx(t.constraints, rel=1e-12)
+
+
+def test_repeats_in_a_batch_are_pruned_and_failures_fail_alone():
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    space = load_space("nb201-edge")
+    backend = CountingEdge(fail_on=8)
+    objective = make_objective(space, OBJ, cost=backend)
+    study = optuna.create_study(directions=objective.directions)
+    design = {**space.sample(1, seed=1)[0], "pes_x": 2}
+    study.enqueue_trial(design)
+    study.enqueue_trial(design)               # the same design twice in one batch
+    study.enqueue_trial({**design, "pes_x": 8})
+    told = objective.run_batch(study, 3)
+    states = [t.state for t in told]
+    assert states.count(TrialState.PRUNED) == 1
+    assert [t for t in told if t.state == TrialState.PRUNED][0].user_attrs["skipped"] \
+        .startswith("duplicate of trial")
+    failed = [t for t in told if t.state == TrialState.FAIL]
+    ok = [t for t in told if t.state == TrialState.COMPLETE]
+    assert len(failed) == 1 and failed[0].params["pes_x"] == 8
+    assert "simulator crashed" in failed[0].user_attrs["error"]
+    assert len(ok) == 1 and ok[0].params == design
