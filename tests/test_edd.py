@@ -147,6 +147,25 @@ def test_scalariser_by_hand():
     assert out[0] == pytest.approx(0.5 * 0.5 + 0.05 * (0.25 + 0.25))
 
 
+def test_adam_is_adamw_by_hand():
+    """Our Adam (no torch.optim import) against the AdamW update written out in numpy."""
+    from moo_cosearch.samplers._edd_model import Adam
+
+    x = np.array([[1.0, 2.0], [-1.0, 0.5], [0.3, -2.0]])
+    w0 = np.array([0.5, -1.0])
+    w = torch.tensor(w0, requires_grad=True)
+    opt = Adam([w], lr=0.05, weight_decay=0.1)
+    ref, m, v = w0.copy(), np.zeros(2), np.zeros(2)
+    for t in range(1, 21):
+        opt.step(((torch.tensor(x) @ w) ** 2).sum())
+        g = 2 * x.T @ (x @ ref)
+        ref = ref * (1 - 0.05 * 0.1)
+        m = 0.9 * m + 0.1 * g
+        v = 0.999 * v + 0.001 * g ** 2
+        ref = ref - 0.05 * (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.999 ** t)) + 1e-8)
+    np.testing.assert_allclose(w.detach().numpy(), ref, rtol=1e-10)
+
+
 def test_temperature_anneals_with_finished_trials():
     s = EDDSampler(n_startup_trials=10, tau_start=4.0, tau_end=0.25, anneal_trials=40)
     assert s.temperature(0) == s.temperature(10) == pytest.approx(4.0)
@@ -191,10 +210,10 @@ SEEDS = (0, 1, 2)
 
 
 def test_beats_random_on_a_known_optimum():
-    edd = [run(create_sampler("edd", seed=s), mismatches(s), 40).best_value for s in SEEDS]
-    rnd = [run(create_sampler("random", seed=s), mismatches(s), 40).best_value for s in SEEDS]
-    # random search over 5^8 designs is ~4 params off after 40 trials; edd reaches ~0
-    assert np.median(edd) <= 1 and np.median(edd) + 2 <= np.median(rnd), (edd, rnd)
+    edd = [run(create_sampler("edd", seed=s), mismatches(s), 30).best_value for s in SEEDS]
+    rnd = [run(create_sampler("random", seed=s), mismatches(s), 30).best_value for s in SEEDS]
+    # random search over 5^8 designs is ~4 params off after 30 trials; edd gets within ~1
+    assert np.median(edd) <= 2 and np.median(edd) + 2 <= np.median(rnd), (edd, rnd)
 
 
 def two_objective(seed: int):
@@ -217,16 +236,17 @@ def test_beats_random_on_a_known_front():
     def hv(study):
         return moocore.hypervolume(np.array([t.values for t in study.trials]), ref=ref) / best
 
-    edd = [hv(run(create_sampler("edd", seed=s), two_objective(s), 50, ("minimize",) * 2))
+    edd = [hv(run(create_sampler("edd", seed=s), two_objective(s), 40, ("minimize",) * 2))
            for s in SEEDS]
-    rnd = [hv(run(create_sampler("random", seed=s), two_objective(s), 50, ("minimize",) * 2))
+    rnd = [hv(run(create_sampler("random", seed=s), two_objective(s), 40, ("minimize",) * 2))
            for s in SEEDS]
-    assert np.median(edd) >= 0.8 and np.median(edd) >= np.median(rnd) + 0.2, (edd, rnd)
+    # random: ~0.5 of the best hypervolume after 40 trials; edd ~0.9
+    assert np.median(edd) >= 0.75 and np.median(edd) >= np.median(rnd) + 0.2, (edd, rnd)
 
 
 def constrained(seed: int):
-    """Mismatches to a target whose index sum is high, under ``sum(x) <= 12`` (the target
-    violates it, so the constrained optimum is elsewhere)."""
+    """Mismatches to a target of index sum 25 under ``sum(x) <= 12``: the constrained optimum
+    is 4 params off (three 4s to 0 and one 3 to 2)."""
     tgt = np.array([4, 3, 4, 2, 3, 4, 1, 4])
 
     def f(trial):
@@ -241,14 +261,14 @@ def test_honours_constraints():
     def feasible(study):
         return [t for t in study.trials if all(c <= 0 for c in t.constraints.values())]
 
-    edd = [run(create_sampler("edd", seed=s), constrained(s), 40) for s in SEEDS]
-    rnd = [run(create_sampler("random", seed=s), constrained(s), 40) for s in SEEDS]
+    edd = [run(create_sampler("edd", seed=s), constrained(s), 30) for s in SEEDS]
+    rnd = [run(create_sampler("random", seed=s), constrained(s), 30) for s in SEEDS]
     late = [np.mean([all(c <= 0 for c in t.constraints.values()) for t in st.trials[-15:]])
             for st in edd]
-    assert np.median(late) >= 0.7, late
+    assert np.median(late) >= 0.6, late                     # random: ~0.15
     best = [min(t.values[0] for t in feasible(st)) for st in edd]
     best_rnd = [min(t.values[0] for t in feasible(st)) for st in rnd]
-    assert np.median(best) < np.median(best_rnd), (best, best_rnd)
+    assert np.median(best) <= 5 and np.median(best) < np.median(best_rnd), (best, best_rnd)
 
 
 # ---- reproducible, resumable, several workers -------------------------------------------------
@@ -337,6 +357,36 @@ def test_relaxed_cost_names_must_be_study_metrics():
         study.optimize(mismatches(0), n_trials=4, catch=())
 
 
+def test_surrogate_features_plug_in_with_the_space_order(tmp_path):
+    """``Surrogate.predict_relaxed`` takes its probabilities in the space's parameter order
+    (``schema.params``) and checks each matrix's width; a relaxed cost on the same features,
+    with ``relaxed_params`` naming that order, runs in a real study (the default sorted order
+    would hand it the wrong matrices)."""
+    from moo_cosearch.surrogate import FeatureSchema
+
+    space = load_space("nb201-edge")
+    schema = FeatureSchema(space)
+    order = [p.name for p in schema.params]
+    assert order != sorted(order)
+    w = torch.linspace(-1, 1, schema.width)
+
+    def cost(probs):
+        return {"latency_ms": torch.exp(schema.relaxed(probs).float() @ w) * 1e-3}
+
+    def study(**extra):
+        st = create_study(space, "nb201-cifar10-latency-area", sampler="edd", seed=0,
+                          storage=None, sampler_options={
+                              "n_startup_trials": 3, "relaxed_cost": cost,
+                              "relaxed_objectives": ["latency_ms"], **extra})
+        st.optimize(make_objective(space, "nb201-cifar10-latency-area"), n_trials=5,
+                    catch=())
+        return st
+
+    assert [info(t)["phase"] for t in study(relaxed_params=order).trials[3:]] == ["model"] * 2
+    with pytest.raises(ValueError, match="probabilities for .* need"):
+        study()
+
+
 # ---- the product: CLI on the built-in spaces ------------------------------------------------
 COST_ONLY = """
 name = "mbv2-cost"
@@ -387,25 +437,3 @@ def test_other_spaces_and_objective_sets(space, objectives, tmp_path):
     assert [info(t)["phase"] for t in trials[3:]] == ["model"] * 3
     assert len({json.dumps(t.params, sort_keys=True) for t in trials}) == 6
 
-
-def test_adam_matches_torch_adamw():
-    from moo_cosearch.samplers._edd_model import Adam
-
-    gen = torch.Generator().manual_seed(0)
-    start = [torch.randn(3, 4, generator=gen), torch.randn(4, generator=gen)]
-    ours = [p.clone().requires_grad_(True) for p in start]
-    ref = [p.clone().requires_grad_(True) for p in start]
-    x = torch.randn(5, 3, generator=gen)
-
-    def loss(w):
-        return ((x @ w[0] + w[1]) ** 2).sum()
-
-    opt, torch_opt = Adam(ours, lr=0.05, weight_decay=0.1), torch.optim.AdamW(
-        ref, lr=0.05, weight_decay=0.1)
-    for _ in range(20):
-        opt.step(loss(ours))
-        torch_opt.zero_grad()
-        loss(ref).backward()
-        torch_opt.step()
-    for a, b in zip(ours, ref):
-        torch.testing.assert_close(a, b)

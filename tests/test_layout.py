@@ -16,7 +16,8 @@ PKG = Path(__file__).resolve().parents[1] / "moo_cosearch"
 
 #: Floors along the data flow; a module may import its own room or lower floors only.
 FLOORS = {"space": 0, "_param": 0, "_toml": 0, "_objective_set": 5, "_pymoo": 0, "_version": 0, "data": 0, "storage": 0, "networks": 1, "models": 1, "hardware": 2,
-          "surrogate": 3, "accuracy": 4, "objectives": 5, "_gate": 5, "problem": 5, "study": 6, "analysis": 7, "worker": 7, "cluster": 7,
+          "surrogate": 3, "accuracy": 4, "objectives": 5, "_gate": 5, "problem": 5, "study": 6, "analysis": 7, "worker": 7, "cluster": 7, "compare": 7, "_compare_stats": 7,
+          "_compare_plots": 7, "_compare_refs": 7, "hub": 7, "_cli_compare": 8,
           "cli": 8, "_cli_surrogate": 8, "": 9}
 
 

@@ -104,11 +104,19 @@ def _activation_pass(model: "torch.nn.Module", inputs: "torch.Tensor",
                          "cannot be hooked); this network has none")
     n = inputs.shape[0]
     kernel = np.zeros((n, n))
+    # ReLUs applied to one tensor (a node feeding several ops) share their codes; the tensor
+    # is kept so that its id cannot be reused within the pass
+    seen: dict[int, tuple[torch.Tensor, np.ndarray]] = {}
 
-    def hook(_module: nn.Module, _inp: tuple, out: torch.Tensor) -> None:
-        codes = (out.detach().reshape(n, -1) > 0).float()    # 0/1: float32 sums are exact
-        agree = codes @ codes.T + (1 - codes) @ (1 - codes).T  # to 2**24 units per layer
-        kernel[:] += agree.double().numpy()
+    def hook(_module: nn.Module, inp: tuple, out: torch.Tensor) -> None:
+        key = id(inp[0])
+        if key not in seen:
+            codes = (out.detach().reshape(n, -1) > 0).float()    # 0/1: float32 sums exact
+            ones = codes.sum(1, keepdim=True)                   # to 2**24 units per layer
+            # c.c' + (1-c).(1-c)' = 2 c.c' - |c| - |c'| + units: one product instead of two
+            agree = 2 * codes @ codes.T - ones - ones.T + codes.shape[1]
+            seen[key] = (inp[0], agree.double().numpy())
+        kernel[:] += seen[key][1]
 
     handles = [m.register_forward_hook(hook) for m in relus] if "naswot" in names else []
     try:
@@ -118,6 +126,7 @@ def _activation_pass(model: "torch.nn.Module", inputs: "torch.Tensor",
     finally:
         for h in handles:
             h.remove()
+        seen.clear()
     result = {}
     if "naswot" in names:
         result["naswot"] = _logdet(kernel)

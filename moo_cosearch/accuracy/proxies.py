@@ -177,7 +177,7 @@ def robust_scale(values: np.ndarray, what: str) -> tuple[float, float]:
                      f"another proxy")
 
 
-class _Reference:
+class ProxyReference:
     """Robust centre and scale of each measure (and of their mean z) over a reference sample."""
 
     def __init__(self, names: Sequence[str], raw: np.ndarray) -> None:
@@ -205,11 +205,11 @@ class _Reference:
         return 100.0 * ndtr(score)
 
 
-_REFERENCES: dict[tuple, _Reference] = {}
+_REFERENCES: dict[tuple, ProxyReference] = {}
 
 
 def _reference(space: JointSpace, names: Sequence[str], seed: int, batch_size: int, data: str,
-               resolution: int | None, task: int | None, size: int) -> _Reference:
+               resolution: int | None, task: int | None, size: int) -> ProxyReference:
     """The reference statistics of ``space`` (scored once per process and arguments)."""
     if isinstance(size, bool) or not isinstance(size, int) or size < 8:
         raise ValueError(f"proxy reference_size must be an integer >= 8, got {size!r}")
@@ -217,7 +217,7 @@ def _reference(space: JointSpace, names: Sequence[str], seed: int, batch_size: i
     if key not in _REFERENCES:
         raw = proxy_matrix(space, space.sample(size, seed=seed), names, seed,
                            batch_size=batch_size, data=data, resolution=resolution, task=task)
-        _REFERENCES[key] = _Reference(names, raw)
+        _REFERENCES[key] = ProxyReference(names, raw)
     return _REFERENCES[key]
 
 
