@@ -74,9 +74,10 @@ def test_default_sizes_give_the_cost_models_layer_list(name, tasks, _res):
         assert tuple(model_layers(space, design, task=task)) == build_network(family, params)
 
 
-def test_workloads_agree_with_the_hetero_backend():
+def test_workloads_are_one_table():
     from moo_cosearch.hardware.hetero import WORKLOADS as HETERO_WORKLOADS
-    assert WORKLOADS == HETERO_WORKLOADS
+    from moo_cosearch.networks.nasaic import WORKLOADS as NETWORK_WORKLOADS
+    assert WORKLOADS is NETWORK_WORKLOADS is HETERO_WORKLOADS
 
 
 def test_every_registered_family_is_buildable():

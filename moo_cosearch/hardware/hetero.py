@@ -66,6 +66,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..networks import LAYER_KINDS, LayerBatch
+from ..networks.nasaic import WORKLOADS
 from ._base import CostBackend
 from ._registry import register_backend
 from ._result import COST_FIELDS, CostResult
@@ -93,12 +94,6 @@ L1_BYTES: dict[str, float] = {"shi": 64.0, "dla": 16.0, "rs": 520.0}
 L2_BYTES_PER_PE = 256.0         # [NV] 512 KB / 2048 MACs: global buffer sized with the array
 L1_BYTES_PER_MAC = 2.0          # assumption: one input and one weight operand read per MAC
 E_NOC_PJ_PER_BYTE = 2 * E_MAC_PJ  # [E] NoC transfer ~2 ALU ops (per byte: assumption)
-#: Multi-task workloads: the network family of each task (parameters prefixed ``t{j}_``).
-WORKLOADS: dict[str, tuple[str, ...]] = {
-    "nasaic-w1": ("resnet9-cifar10", "unet-nuclei"),     # [N] W1: CIFAR-10 + Nuclei
-    "nasaic-w2": ("resnet9-cifar10", "resnet9-stl10"),   # [N] W2: CIFAR-10 + STL-10
-    "nasaic-w3": ("resnet9-cifar10", "resnet9-cifar10"),  # [N] W3: two CIFAR-10 networks
-}
 # ---------------------------------------------------------------------------------------------
 
 _K = {name: i for i, name in enumerate(LAYER_KINDS)}

@@ -17,19 +17,11 @@ from ..networks import nas_key
 from ..networks.fpga import edd_mbconv, fnas_cifar10
 from ..networks.layers import Layer
 from ..networks.mbconv import efficientnet_b0, mobilenetv2
-from ..networks.nasaic import resnet9, unet
+from ..networks.nasaic import WORKLOADS, resnet9, unet
 from ..networks.nb201 import nb201
 
 __all__ = ["WORKLOADS", "build_model", "list_model_families", "model_layers"]
 
-#: NASAIC multi-task workloads: the family of each task (design parameters prefixed
-#: ``t{task}_``). The same table as ``moo_cosearch.hardware.hetero.WORKLOADS`` (which this
-#: floor may not import); tests/test_models.py checks that the two agree.
-WORKLOADS: dict[str, tuple[str, ...]] = {
-    "nasaic-w1": ("resnet9-cifar10", "unet-nuclei"),
-    "nasaic-w2": ("resnet9-cifar10", "resnet9-stl10"),
-    "nasaic-w3": ("resnet9-cifar10", "resnet9-cifar10"),
-}
 
 
 @dataclass(frozen=True)

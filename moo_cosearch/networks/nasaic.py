@@ -36,8 +36,16 @@ from typing import Mapping, Sequence
 from ._registry import Family, register_family
 from .layers import Layer
 
-__all__ = ["NASAIC_FAMILIES", "RESNET9_BLOCKS", "UNET_INPUT", "nasaic_key", "build_nasaic",
-           "resnet9", "unet"]
+__all__ = ["NASAIC_FAMILIES", "RESNET9_BLOCKS", "UNET_INPUT", "WORKLOADS", "nasaic_key",
+           "build_nasaic", "resnet9", "unet"]
+
+#: NASAIC's multi-task workloads: the network family of each task (design parameters prefixed
+#: ``t{j}_``); the cost model, the model builders and the training source read this one table.
+WORKLOADS: dict[str, tuple[str, ...]] = {
+    "nasaic-w1": ("resnet9-cifar10", "unet-nuclei"),     # W1: CIFAR-10 + Nuclei
+    "nasaic-w2": ("resnet9-cifar10", "resnet9-stl10"),   # W2: CIFAR-10 + STL-10
+    "nasaic-w3": ("resnet9-cifar10", "resnet9-cifar10"),  # W3: two CIFAR-10 networks
+}
 
 #: Residual blocks of each ResNet-9 family.
 RESNET9_BLOCKS: dict[str, int] = {"resnet9-cifar10": 3, "resnet9-stl10": 5}
