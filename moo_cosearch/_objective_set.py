@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -91,6 +92,42 @@ class ObjectiveSet:
     @property
     def metric_names(self) -> list[str]:
         return [m for m, _ in self.objectives]
+
+    @property
+    def needs_accuracy(self) -> bool:
+        """Whether an accuracy source is used (an objective, a limit or the reward)."""
+        return ("accuracy" in self.metric_names or self.reward is not None
+                or any(c.metric == "accuracy" for c in self.constraints))
+
+    def with_accuracy(self, choice: str) -> "ObjectiveSet":
+        """This set with another accuracy source, for ``run --accuracy``: ``table`` (the
+        NAS-Bench-201 table; its metric kept), ``proxy`` / ``proxy:NAME`` (zero-cost proxy),
+        ``train`` (short training), or any registered source name. The name gains
+        ``--acc-<choice>`` so that studies of the two never mix.
+
+        Raises:
+            ObjectivesError: the set uses no accuracy, or an unknown/misconfigured source.
+        """
+        if not self.needs_accuracy:
+            raise ObjectivesError(f"objective set {self.name!r} uses no accuracy; "
+                                  f"--accuracy does not apply")
+        source, _, option = choice.partition(":")
+        if source == "table":
+            spec: dict[str, Any] = {"source": "nb201"}
+            if self.accuracy.get("source") == "nb201" and "metric" in self.accuracy:
+                spec["metric"] = self.accuracy["metric"]
+        elif source == "proxy":
+            spec = {"source": "proxy", **({"proxy": option} if option else {})}
+        elif option:
+            raise ObjectivesError(f"--accuracy NAME:OPTION is for proxy:NAME, got {choice!r}")
+        else:
+            spec = {"source": source}
+        try:
+            check_spec(spec)
+        except ValueError as e:
+            raise ObjectivesError(f"--accuracy {choice}: {e}") from None
+        safe = choice.replace(":", "-")
+        return dataclasses.replace(self, accuracy=spec, name=f"{self.name}--acc-{safe}")
 
     @property
     def directions(self) -> list[str]:

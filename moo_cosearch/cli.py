@@ -81,7 +81,12 @@ def _cmd_objectives(args: argparse.Namespace) -> int:
     for name in list_objectives():
         o = load_objectives(name)
         goals = ", ".join(f"{d[:3]} {m}" for m, d in o.objectives)
-        print(f"{name:<32} [{goals}]  space={o.space}  cost={o.cost}")
+        acc = ("accuracy: " + ", ".join(f"{k}={v}" for k, v in o.accuracy.items())
+               if o.needs_accuracy else "cost only")
+        limits = ", ".join(f"{c.metric}{'<=' if c.max is not None else '>='}"
+                           f"{c.max if c.max is not None else c.min}" for c in o.constraints)
+        print(f"{name}\n    [{goals}]  space={o.space}  cost={o.cost}  {acc}"
+              + (f"\n    limits: {limits}" if limits else ""))
     return 0
 
 
@@ -146,7 +151,8 @@ def _run_config(args: argparse.Namespace) -> "RunConfig":
                      storage=None if args.storage in ("", "memory") else args.storage,
                      study_name=args.study_name, seed=args.seed, trials=trials,
                      budget=args.budget, heartbeat=args.heartbeat or None,
-                     skip_duplicates=not args.allow_repeats, batch=args.batch)
+                     skip_duplicates=not args.allow_repeats, batch=args.batch,
+                     accuracy=args.accuracy)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -311,6 +317,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--sampler", default="nsga2", help="see `moo-cosearch samplers`")
     r.add_argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE",
                    help="sampler option (JSON value), e.g. -o population_size=40")
+    r.add_argument("--accuracy", default=None, metavar="SOURCE",
+                   help="accuracy source replacing the objective set's: table (NAS-Bench-201), "
+                        "proxy or proxy:NAME (zero-cost proxy), train (short training)")
     r.add_argument("--backend", default=None,
                    help="cost backend overriding the objective set's, e.g. surrogate:PATH "
                         "(see `moo-cosearch backends`)")

@@ -82,10 +82,8 @@ class Objective:
             raise ObjectivesError(f"cost backend {self.cost.name!r} gives metrics "
                                   f"{list(self.cost.metrics)}; objective set "
                                   f"{objectives.name!r} also needs {missing}")
-        needs_accuracy = "accuracy" in objectives.metric_names or objectives.reward is not None \
-            or any(c.metric == "accuracy" for c in objectives.constraints)
         source = accuracy
-        if source is None and needs_accuracy:
+        if source is None and objectives.needs_accuracy:
             source = make_accuracy(objectives.accuracy)
         nas = [p.name for p in space.params if p.group == "nas"]
         identity = None

@@ -53,6 +53,8 @@ class RunConfig:
         budget: evaluated trials the whole study may hold (None: no limit).
         heartbeat: RDB heartbeat seconds (None: off).
         skip_duplicates: never evaluate a design another trial holds.
+        accuracy: another accuracy source for the objective set (``table``, ``proxy``,
+            ``proxy:NAME``, ``train``: :meth:`ObjectiveSet.with_accuracy`).
         batch: trials asked at once and priced with one cost-model call (1: one trial at a
             time through ``study.optimize``); for population samplers and RL batches.
     """
@@ -70,6 +72,7 @@ class RunConfig:
     budget: int | None = None
     heartbeat: float | None = DEFAULT_HEARTBEAT_S
     skip_duplicates: bool = True
+    accuracy: str | None = None
     batch: int = 1
 
     def __post_init__(self) -> None:
@@ -113,6 +116,8 @@ def prepare(config: RunConfig) -> Prepared:
     """Check the whole configuration before any storage is touched (one design is evaluated
     with errors raised); ``ValueError`` (one line) on the first misfit."""
     objectives = load_objectives(config.objectives)
+    if config.accuracy is not None:
+        objectives = objectives.with_accuracy(config.accuracy)
     space = load_space(config.space or objectives.space or DEFAULT_SPACE)
     objective = make_objective(space, objectives, cost=config.backend)
     objective.preflight(seed=config.seed)
