@@ -119,10 +119,9 @@ def kills(url: str, folder: Path, kind: str, rounds: int, budget: int) -> dict:
         survived += again.wait(timeout=3600) == 0
         after = {x.number: x.values for x in _trials(url) if x.state == TrialState.COMPLETE}
         lost += sum(after.get(n) != v for n, v in before.items())
-        budget_done = _summary(url, budget)
-        args[args.index("--budget") + 1] = str(budget_done["complete"] + budget)
-    return {**_summary(url, int(args[args.index("--budget") + 1])), "kills": rounds,
-            "resumes_ok": survived, "complete_lost": lost}
+        result = _summary(url, int(args[args.index("--budget") + 1]))
+        args[args.index("--budget") + 1] = str(result["complete"] + budget)
+    return {**result, "kills": rounds, "resumes_ok": survived, "complete_lost": lost}
 
 
 def main() -> None:

@@ -166,6 +166,9 @@ def run_worker(config: RunConfig | Prepared, *, worker: "int | str | None" = Non
             callback(study, trial)
 
     start = time.perf_counter()
+    import optuna
+
+    optuna.storages.fail_stale_trials(study)   # a dead worker's trial must not hold budget
     if c.budget is None or gate.spent(study) < c.budget:
         if c.batch == 1:
             study.optimize(objective, callbacks=[count])

@@ -1,0 +1,245 @@
+"""The outputs of a comparison: per-run measures and per-sampler aggregates gathered into
+``summary.json``, ``runs.csv``, the figures and (:mod:`._compare_text`) the Markdown report and
+the table printed on the terminal."""
+
+from __future__ import annotations
+
+import csv
+import json
+import platform
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from ._compare_refs import references
+from ._compare_run import DECISION_ATTR, ELAPSED_ATTR
+from ._compare_stats import (aggregate, budget_trials, combined_front, ecdf,
+                             evaluations_to_target, pairwise_tests, run_metrics, time_curve)
+from ._compare_text import fmt, markdown, print_table, reference_text
+from .analysis import is_feasible, reference_point
+
+if TYPE_CHECKING:
+    import optuna
+
+    from ._compare_run import RunOutcome
+    from .worker import Prepared, RunConfig
+
+__all__ = ["build"]
+
+_RUN_KEYS = ("sampler", "seed", "study_name", "final_hv", "n_trials", "seconds", "decision_s",
+             "violation_rate", "failed", "repeats_skipped", "accuracy_evaluations",
+             "accuracy_saved_by_pruning", "accuracy_cached", "best_accuracy_under_latency",
+             "complete", "error")
+
+
+def _latency_targets(prepared: "Prepared", given: Sequence[float] | None) -> list[float]:
+    """The given targets, else the objective set's latency limit, its half and quarter."""
+    if given is not None:
+        bad = [t for t in given if not float(t) > 0]
+        if bad:
+            raise ValueError(f"latency targets must be > 0 ms, got {bad}")
+        return sorted(float(t) for t in given)
+    for c in prepared.objectives.constraints:
+        if c.metric == "latency_ms" and isinstance(c.max, (int, float)):
+            return [c.max / 4, c.max / 2, float(c.max)]
+    return []
+
+
+def _pooled_reference(studies: Mapping[Any, "optuna.Study"], prepared: "Prepared",
+                      budget: int) -> tuple[np.ndarray, list[str]]:
+    """One reference point for every run (minimisation form): the objective set's
+    coordinates, the others derived once from the feasible trials of all runs by
+    :func:`~moo_cosearch.analysis.reference_point` (on a study pooling their values)."""
+    import optuna
+    from optuna.trial import TrialState, create_trial
+
+    obj = prepared.objectives
+    given = [m in obj.reference_point for m in obj.metric_names]
+    source = ["objective set" if g else "derived from all runs" for g in given]
+    pooled = optuna.create_study(directions=obj.directions)
+    if not all(given):
+        for study in studies.values():
+            pooled.add_trials([create_trial(values=t.values, system_attrs={
+                "constraints": list(t.constraints.values())}) for t in
+                budget_trials(study, budget)
+                if t.state == TrialState.COMPLETE and is_feasible(t)])
+    else:
+        pooled.add_trial(create_trial(values=[0.0] * len(given)))   # only the set's are used
+    return reference_point(pooled, obj), source
+
+
+def _run_rows(plan: Sequence[tuple[str, int, "RunConfig"]], studies: Mapping[Any, Any],
+              outcomes: Mapping[Any, "RunOutcome"], ref: np.ndarray, budget: int,
+              latency: Sequence[float]) -> tuple[list[dict], dict[tuple[str, int], dict]]:
+    rows, metrics = [], {}
+    for sampler, seed, config in plan:
+        outcome = outcomes.get((sampler, seed))
+        row: dict[str, Any] = {"sampler": sampler, "seed": seed,
+                               "study_name": config.study_name}
+        if (sampler, seed) in studies:
+            m = run_metrics(studies[(sampler, seed)], ref, budget, latency_targets=latency,
+                            decision_attr=DECISION_ATTR, elapsed_attr=ELAPSED_ATTR)
+            metrics[(sampler, seed)] = m
+            row.update({k: v for k, v in m.items() if k not in ("hv", "wall")})
+        row["complete"] = row.get("n_trials", 0) == budget
+        row["error"] = outcome.error if outcome is not None else None
+        rows.append({k: row.get(k) for k in _RUN_KEYS})
+    return rows, metrics
+
+
+def _sampler_table(names: Sequence[str], rows: Sequence[dict], latency: Sequence[float]
+                   ) -> dict[str, dict]:
+    out = {}
+    for i, name in enumerate(names):
+        done = [r for r in rows if r["sampler"] == name and r["complete"]]
+        agg = aggregate([r["final_hv"] for r in done], seed=i)
+        per_trial = [r["seconds"] / r["n_trials"] for r in done]
+        decision = [r["decision_s"] / r["n_trials"] for r in done if r["decision_s"] is not None]
+        entry = {"runs": len(done), "median_hv": agg["median"], "iqr": agg["iqr"],
+                 "q25": agg["q25"], "q75": agg["q75"], "iqm": agg["iqm"], "ci": agg["ci"],
+                 "s_per_trial": float(np.median(per_trial)) if per_trial else None,
+                 "decision_s_per_trial": float(np.median(decision)) if decision else None}
+        for key in ("violation_rate", "accuracy_evaluations", "accuracy_saved_by_pruning",
+                    "accuracy_cached", "repeats_skipped"):
+            vals = [r[key] for r in done if r[key] is not None]
+            entry[f"median_{key}"] = float(np.median(vals)) if vals else None
+        entry["best_accuracy_under_latency"] = {}
+        for t in latency:
+            vals = [r["best_accuracy_under_latency"][f"{t:g}"] for r in done]
+            vals = [v for v in vals if v is not None]
+            entry["best_accuracy_under_latency"][f"{t:g}"] = (
+                {"median": float(np.median(vals)), "max": float(max(vals)), "runs": len(vals)}
+                if vals else None)
+        out[name] = entry
+    return out
+
+
+def _ecdf_block(names: Sequence[str], metrics: Mapping[tuple[str, int], dict],
+                rows: Sequence[dict], fractions: Sequence[float], budget: int
+                ) -> tuple[dict, dict[str, np.ndarray]]:
+    done = [(r["sampler"], r["seed"]) for r in rows if r["complete"]]
+    best = max((metrics[k]["final_hv"] for k in done), default=0.0)
+    absolute = [f * best for f in fractions]
+    curves, per_sampler = {}, {}
+    for name in names:
+        hv = [metrics[k]["hv"] for k in done if k[0] == name]
+        if not hv:
+            continue
+        curves[name] = ecdf(hv, absolute, budget)
+        reached = {}
+        for f, target in zip(fractions, absolute):
+            ks = [evaluations_to_target(h, target) for h in hv]
+            med = float(np.median([np.inf if k is None else k for k in ks]))
+            reached[f"{f:g}"] = {"runs_reached": sum(k is not None for k in ks),
+                                 "median_evaluations": med if np.isfinite(med) else None}
+        per_sampler[name] = {"final": float(curves[name][-1]), "targets": reached}
+    return {"fractions": list(fractions), "best_hv": best, "absolute": absolute,
+            "samplers": per_sampler}, curves
+
+
+def _references(prepared: "Prepared", ref: np.ndarray, front: Sequence
+                ) -> tuple[list[dict], list]:
+    """Each reference as a dict, with its own hypervolume and whether a design of the
+    combined front dominates it; and the references themselves."""
+    import moocore
+
+    obj = prepared.objectives
+    signs = np.array([-1.0 if d == "maximize" else 1.0 for d in obj.directions])
+    pts = np.array([t.values for _, t in front], dtype=float).reshape(-1, len(signs)) * signs
+    out, refs = [], references(prepared.space, prepared.objective)
+    for r in refs:
+        d = r.to_dict()
+        p = np.asarray(r.values, dtype=float) * signs
+        ok = r.feasible and bool(np.all(np.isfinite(p)) and np.all(p < ref))
+        d["hv"] = float(moocore.hypervolume(p[None, :], ref=ref)) if ok else 0.0
+        d["dominated_by_front"] = bool(len(pts) and np.any(np.all(pts <= p, axis=1)
+                                                           & np.any(pts < p, axis=1)))
+        out.append(d)
+    return out, refs
+
+
+def build(*, prepared: "Prepared", plan: Sequence[tuple[str, int, "RunConfig"]],
+          studies: Mapping[tuple[str, int], "optuna.Study"],
+          outcomes: Mapping[tuple[str, int], "RunOutcome"], budget: int, storage: str,
+          folder: Path | None, latency_targets: Sequence[float] | None,
+          targets: Sequence[float], log: Callable[[str], None], cpu_count: int | None):
+    """Measure every run, aggregate, print the table and write the outputs (see the module
+    docstring); returns the :class:`~moo_cosearch.compare.Comparison`."""
+    from .compare import Comparison
+
+    obj = prepared.objectives
+    names = list(dict.fromkeys(s for s, _, _ in plan))
+    if not studies:
+        raise ValueError("no run produced a study: " + "; ".join(
+            f"{k[0]} seed {k[1]}: {o.error}" for k, o in outcomes.items() if o.error))
+    latency = _latency_targets(prepared, latency_targets)
+    ref, ref_source = _pooled_reference(studies, prepared, budget)
+    text = reference_text(ref, obj, ref_source)
+    log(f"reference point (minimisation form) {[float(v) + 0.0 for v in ref]}: {text}")
+    rows, metrics = _run_rows(plan, studies, outcomes, ref, budget, latency)
+    samplers = _sampler_table(names, rows, latency)
+    finals = {n: [r["final_hv"] for r in rows if r["sampler"] == n and r["complete"]]
+              for n in names}
+    tests = pairwise_tests({n: v for n, v in finals.items() if v})
+    ecdf_summary, ecdf_curves = _ecdf_block(names, metrics, rows, targets, budget)
+    labelled = {f"{k[0]}\x00{k[1]}": s for k, s in studies.items()}
+    front = [(label.split("\x00")[0], t) for label, t in combined_front(labelled, ref, budget)]
+    ref_rows, ref_objs = _references(prepared, ref, front)
+    summary = {
+        "space": prepared.space.name, "objectives": obj.name,
+        "metric_names": obj.metric_names, "directions": obj.directions,
+        "reference_point": [float(v) + 0.0 for v in ref], "reference_point_source": ref_source,
+        "reference_point_text": text,
+        "storage": storage, "trials": budget,
+        "seeds": sorted({seed for _, seed, _ in plan}),
+        "latency_targets": latency, "samplers": samplers, "runs": rows,
+        "pairwise": tests, "ecdf": ecdf_summary, "references": ref_rows,
+        "combined_front": [{"sampler": s, "study_trial": t.number,
+                            "values": list(t.values)} for s, t in front],
+        "machine": {"platform": platform.platform(), "cpus": cpu_count,
+                    "python": platform.python_version()},
+    }
+    print_table(summary, log)
+    if folder is not None:
+        _write(folder, summary, rows, metrics, ecdf_curves, front, ref_objs, names, budget)
+        (folder / "report.md").write_text(markdown(summary))
+        log(f"wrote {folder / 'summary.json'}, report.md, runs.csv and figures in {folder}")
+    return Comparison(runs=rows, summary=summary, out=folder,
+                      studies={f"{k[0]}/seed{k[1]}": s for k, s in studies.items()})
+
+
+def _write(folder: Path, summary: dict, rows: Sequence[dict], metrics: Mapping, curves: Mapping,
+           front: Sequence, refs: Sequence, names: Sequence[str], budget: int) -> None:
+    from . import _compare_plots as plots
+
+    (folder / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    with (folder / "runs.csv").open("w", newline="") as fh:
+        flat = [{**{k: v for k, v in r.items() if k != "best_accuracy_under_latency"},
+                 **{f"best_accuracy_at_{t}ms": v for t, v in
+                    (r["best_accuracy_under_latency"] or {}).items()}} for r in rows]
+        writer = csv.DictWriter(fh, fieldnames=list(flat[0]))
+        writer.writeheader()
+        writer.writerows(flat)
+    done = {n: [metrics[(r["sampler"], r["seed"])] for r in rows
+                if r["sampler"] == n and r["complete"]] for n in names}
+    done = {n: v for n, v in done.items() if v}
+    title = (f"{summary['space']} / {summary['objectives']}: median and IQR over seeds; "
+             f"reference point {summary['reference_point_text']}")
+    if done:
+        plots.plot_curves(np.arange(1, budget + 1),
+                          {n: np.array([m["hv"] for m in v]) for n, v in done.items()},
+                          folder / "hv_trials.png", xlabel="evaluated trials", title=title)
+        walls = [w for v in done.values() for m in v for w in m["wall"] if w > 0]
+        grid = np.geomspace(min(walls), max(walls), 200) if walls else np.array([1.0])
+        plots.plot_curves(grid, {n: np.array([time_curve(m["hv"], m["wall"], grid)
+                                              for m in v]) for n, v in done.items()},
+                          folder / "hv_time.png", log_x=True, title=title,
+                          xlabel="wall-clock seconds (sampler decisions, evaluations, storage)")
+        plots.plot_ecdf(curves, folder / "ecdf.png", title=(
+            f"evaluations to reach {len(summary['ecdf']['fractions'])} targets "
+            f"({', '.join(f'{f:g}' for f in summary['ecdf']['fractions'])} x the best "
+            f"hypervolume of any run, {fmt(summary['ecdf']['best_hv'])})"))
+    plots.plot_front(front, summary["metric_names"], refs, names, folder / "pareto.png",
+                     title=f"combined Pareto front of all runs ({len(front)} designs) and "
+                           f"hand-designed references")

@@ -1,0 +1,209 @@
+"""What a comparison measures per run, and how it aggregates runs over seeds.
+
+Per run (:func:`run_metrics`), over the run's first ``budget`` evaluated trials: the feasible
+hypervolume after each evaluation and against the run's wall-clock (sampler decisions,
+evaluations and storage), the sampler's own decision seconds, the violation rate, the best feasible accuracy under each latency target, accuracy
+evaluations spent, saved by early pruning (designs over a hard limit) and served by the cache.
+
+Over seeds (:func:`aggregate`, :func:`pairwise_tests`, :func:`ecdf`), after Ax's benchmark
+module, Syne Tune's aggregation and COCO's bbob-biobj: median and interquartile range,
+interquartile mean with a bootstrap confidence interval (``scipy.stats.bootstrap``), two-sided
+Mann-Whitney U tests between samplers (``scipy.stats.mannwhitneyu``, Benjamini-Hochberg
+adjusted by ``scipy.stats.false_discovery_control``), and the ECDF of evaluations to reach
+targets set as fractions of the best hypervolume any run found. Hypervolumes come from
+``moocore`` (through :func:`~moo_cosearch.analysis.hypervolume_history`), non-dominated
+sorting from ``moocore.is_nondominated``.
+"""
+
+from __future__ import annotations
+
+from itertools import combinations
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+import numpy as np
+
+from ._gate import SKIPPED, spends_budget
+from .analysis import hypervolume_history, is_feasible, minimization_matrix
+
+if TYPE_CHECKING:
+    import optuna
+
+__all__ = ["DEFAULT_TARGETS", "aggregate", "budget_trials", "combined_front", "ecdf",
+           "evaluations_to_target", "pairwise_tests", "run_metrics", "time_curve"]
+
+#: Default hypervolume targets, fractions of the best hypervolume any run found.
+DEFAULT_TARGETS = (0.5, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999, 1.0)
+
+
+def budget_trials(study: "optuna.Study", budget: int) -> list["optuna.trial.FrozenTrial"]:
+    """The study's trials, by number, up to its ``budget``-th evaluated one."""
+    trials = sorted(study.get_trials(deepcopy=False), key=lambda t: t.number)
+    seen = 0
+    for i, t in enumerate(trials):
+        seen += spends_budget(t)
+        if seen == budget:
+            return trials[:i + 1]
+    return trials
+
+
+def _seconds(trial: "optuna.trial.FrozenTrial") -> float:
+    if trial.datetime_start is None or trial.datetime_complete is None:
+        return 0.0
+    return max(0.0, (trial.datetime_complete - trial.datetime_start).total_seconds())
+
+
+def run_metrics(study: "optuna.Study", ref: np.ndarray, budget: int, *,
+                latency_targets: Sequence[float] = (), decision_attr: str = "",
+                elapsed_attr: str = "") -> dict[str, Any]:
+    """The measures of one run (see the module docstring) over its first ``budget`` evaluated
+    trials; curves as lists: ``hv`` (after each evaluation), ``wall`` (cumulative seconds at
+    each evaluation).
+
+    Args:
+        study: the run's study.
+        ref: the comparison's reference point, minimisation form.
+        budget: evaluated trials per run.
+        latency_targets: ms; the best feasible accuracy at or under each is reported.
+        decision_attr: the system attr holding each trial's sampler seconds.
+        elapsed_attr: the system attr holding the run's clock when each trial ended; without
+            it on every trial, the clock is the sum of the trials' own durations (start to
+            end in the storage), which leaves out the time between trials.
+    """
+    from optuna.trial import TrialState
+
+    trials = budget_trials(study, budget)
+    numbers, hv = hypervolume_history(study, ref)
+    at = {int(n): float(v) for n, v in zip(numbers, hv)}
+    if elapsed_attr and trials and all(elapsed_attr in t.system_attrs for t in trials):
+        wall = np.maximum.accumulate([float(t.system_attrs[elapsed_attr]) for t in trials])
+    else:
+        wall = np.cumsum([_seconds(t) for t in trials]) if trials else np.zeros(0)
+    evaluated = [i for i, t in enumerate(trials) if spends_budget(t)]
+    done = [t for t in trials if t.state == TrialState.COMPLETE]
+    feasible = [t for t in done if is_feasible(t)]
+    best: dict[str, float | None] = {}
+    for target in latency_targets:
+        accs = [float(t.user_attrs["accuracy"]) for t in feasible
+                if "accuracy" in t.user_attrs and "latency_ms" in t.user_attrs
+                and float(t.user_attrs["latency_ms"]) <= target]
+        best[f"{target:g}"] = max(accs) if accs else None
+    hv_curve = [at[trials[i].number] for i in evaluated]
+    return {
+        "n_trials": len(evaluated),
+        "final_hv": hv_curve[-1] if hv_curve else 0.0,
+        "seconds": float(wall[-1]) if len(wall) else 0.0,
+        "decision_s": float(sum(t.system_attrs.get(decision_attr, 0.0) for t in trials))
+        if decision_attr else None,
+        "violation_rate": (1 - len(feasible) / len(done)) if done else None,
+        "failed": sum(t.state == TrialState.FAIL for t in trials),
+        "repeats_skipped": sum("duplicate of" in str(t.user_attrs.get(SKIPPED, ""))
+                               for t in trials),
+        "accuracy_evaluations": sum(t.user_attrs.get("accuracy_evaluated") is True
+                                    and not t.user_attrs.get("accuracy_cached")
+                                    for t in done),
+        "accuracy_saved_by_pruning": sum(t.user_attrs.get("accuracy_evaluated") is False
+                                         for t in done),
+        "accuracy_cached": sum(bool(t.user_attrs.get("accuracy_cached")) for t in done),
+        "best_accuracy_under_latency": best,
+        "hv": hv_curve,
+        "wall": [float(wall[i]) for i in evaluated],
+    }
+
+
+def aggregate(values: Sequence[float], *, seed: int = 0, confidence: float = 0.95
+              ) -> dict[str, Any]:
+    """Median, quartiles, IQR, interquartile mean (``scipy.stats.trim_mean`` at 25 %) and a
+    percentile-bootstrap confidence interval of the IQM over the given per-seed values."""
+    from scipy import stats
+
+    x = np.asarray([v for v in values if v is not None], dtype=float)
+    if x.size == 0:
+        return {"n": 0, "median": None, "q25": None, "q75": None, "iqr": None, "iqm": None,
+                "ci": None}
+    q25, med, q75 = np.percentile(x, [25, 50, 75])
+    iqm = float(stats.trim_mean(x, 0.25))
+    if x.size >= 2 and np.ptp(x) > 0:
+        res = stats.bootstrap((x,), lambda s, axis: stats.trim_mean(s, 0.25, axis=axis),
+                              confidence_level=confidence, method="percentile",
+                              n_resamples=2000, rng=np.random.default_rng(seed))
+        ci = [float(res.confidence_interval.low), float(res.confidence_interval.high)]
+    else:
+        ci = [iqm, iqm]
+    return {"n": int(x.size), "median": float(med), "q25": float(q25), "q75": float(q75),
+            "iqr": float(q75 - q25), "iqm": iqm, "ci": ci}
+
+
+def pairwise_tests(by_name: Mapping[str, Sequence[float]]) -> list[dict[str, Any]]:
+    """Two-sided Mann-Whitney U test of the final hypervolumes of every pair of samplers (seeds
+    are independent runs), with Benjamini-Hochberg adjusted p-values over all pairs."""
+    from scipy import stats
+
+    rows = []
+    for a, b in combinations(sorted(by_name), 2):
+        x, y = np.asarray(by_name[a], float), np.asarray(by_name[b], float)
+        if len(x) == 0 or len(y) == 0:
+            continue
+        if np.ptp(np.concatenate([x, y])) == 0:
+            u, p = len(x) * len(y) / 2, 1.0       # all values tie: no evidence either way
+        else:
+            res = stats.mannwhitneyu(x, y, alternative="two-sided")
+            u, p = float(res.statistic), float(res.pvalue)
+        rows.append({"a": a, "b": b, "u": float(u), "p": float(p),
+                     "median_a": float(np.median(x)), "median_b": float(np.median(y))})
+    if rows:
+        adjusted = stats.false_discovery_control([r["p"] for r in rows], method="bh")
+        for r, q in zip(rows, np.atleast_1d(adjusted)):
+            r["p_adjusted"] = float(q)
+    return rows
+
+
+def evaluations_to_target(hv: Sequence[float], target: float) -> int | None:
+    """The first evaluation count (1-based) at which ``hv`` reaches ``target``; None if never."""
+    hits = np.flatnonzero(np.asarray(hv, dtype=float) >= target)
+    return int(hits[0]) + 1 if hits.size else None
+
+
+def ecdf(curves: Sequence[Sequence[float]], targets: Sequence[float], budget: int
+         ) -> np.ndarray:
+    """Fraction of (run, target) pairs reached after k evaluations, k = 1..budget (COCO's
+    runtime ECDF, one sampler's runs)."""
+    hits = np.zeros(budget)
+    pairs = 0
+    for hv in curves:
+        for target in targets:
+            pairs += 1
+            k = evaluations_to_target(hv, target)
+            if k is not None and k <= budget:
+                hits[k - 1:] += 1
+    return hits / pairs if pairs else hits
+
+
+def time_curve(hv: Sequence[float], wall: Sequence[float], grid: np.ndarray) -> np.ndarray:
+    """A run's hypervolume at each time of ``grid`` (0 before its first evaluation)."""
+    idx = np.searchsorted(np.asarray(wall, dtype=float), grid, side="right") - 1
+    values = np.asarray(hv, dtype=float)
+    return np.where(idx >= 0, values[np.clip(idx, 0, None)] if len(values) else 0.0, 0.0)
+
+
+def combined_front(studies: Mapping[str, "optuna.Study"], ref: np.ndarray,
+                   budget: int) -> list[tuple[str, "optuna.trial.FrozenTrial"]]:
+    """The feasible designs no other run's feasible design dominates, pooled over every run's
+    first ``budget`` evaluated trials (``moocore.is_nondominated``), with each one's run
+    label; designs not dominating ``ref`` are left out."""
+    import moocore
+    from optuna.trial import TrialState
+
+    pool: list[tuple[str, "optuna.trial.FrozenTrial"]] = []
+    for label, study in studies.items():
+        pool += [(label, t) for t in budget_trials(study, budget)
+                 if t.state == TrialState.COMPLETE and is_feasible(t)]
+    if not pool:
+        return []
+    directions = next(iter(studies.values())).directions
+    points = minimization_matrix([t for _, t in pool], directions)
+    inside = np.all(points < ref, axis=1)
+    pool = [p for p, ok in zip(pool, inside) if ok]
+    if not pool:
+        return []
+    keep = moocore.is_nondominated(points[inside], keep_weakly=True)
+    return [p for p, k in zip(pool, keep) if k]
