@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
     from ._compare_run import RunOutcome
 
-__all__ = ["DEFAULT_COMPARE_STORAGE", "Comparison", "compare"]
+__all__ = ["DEFAULT_COMPARE_STORAGE", "DEFAULT_TARGETS", "Comparison", "compare"]
 
 #: The harness's storage: one journal file in the output folder (``{out}`` is filled in).
 DEFAULT_COMPARE_STORAGE = "journal:{out}/studies.log"

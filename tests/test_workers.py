@@ -132,11 +132,12 @@ def _wait_for(condition, timeout: float = 120.0) -> None:
     raise AssertionError("timed out")
 
 
-@pytest.mark.parametrize("kind", STORAGES)
-def test_kill_9_mid_trial_then_resume_loses_nothing(tmp_path, request, kind):
+@pytest.mark.parametrize("kind, budget", [(k, 12) for k in STORAGES] + [("sqlite", 4)])
+def test_kill_9_mid_trial_then_resume_loses_nothing(tmp_path, request, kind, budget):
+    """(budget 4: the kill lands in the last trial the budget allows, which the dead worker
+    must not keep holding)."""
     url = _url(kind, tmp_path, request)
     objectives = _slow_setup(tmp_path)
-    budget = 12
     args = ["--objectives", str(objectives), "--storage", url, "--budget", str(budget),
             "--sampler", "tpe", "--heartbeat", "1"]
     proc = _worker(tmp_path, 0, *args)
