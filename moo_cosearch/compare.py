@@ -195,6 +195,8 @@ def compare(samplers: Sequence[str], *, space: str | None = None,
     seed_list = _seeds(seeds)
     if any(not 0 < float(t) <= 1 for t in targets) or not targets:
         raise ValueError(f"targets are fractions in (0, 1], got {list(targets)}")
+    if latency_targets is not None and any(not float(t) > 0 for t in latency_targets):
+        raise ValueError(f"latency targets must be > 0 ms, got {list(latency_targets)}")
     url = storage.format(out=out) if storage and "{out}" in storage and out is not None \
         else (None if storage and "{out}" in storage else storage)
     if url is None and workers > 1:
