@@ -269,6 +269,11 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
     space = load_space(args.space)
     backend = get_backend(args.backend or space.accelerator or "edge")
+    try:    # a backend that does not fit the space is one configuration error, not N lines
+        backend(space, [] if getattr(backend, "slow", False) else space.sample(1, seed=0))
+    except ValueError as e:
+        raise CLIError(f"backend {backend.name!r} does not fit space {space.name!r}: {e}") \
+            from None
     lines = [args.params] if args.params is not None else sys.stdin
     status = 0
     for i, line in enumerate(lines, 1):
