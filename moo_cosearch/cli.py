@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 from ._cli_surrogate import add_parsers, positive_int
 from .space import VIEWS
 from .storage import DEFAULT_HEARTBEAT_S
-from .study import DEFAULT_STORAGE
+from .study import DEFAULT_STORAGE, PRUNERS
 from .worker import DEFAULT_OBJECTIVES, DEFAULT_SPACE
 
 if TYPE_CHECKING:
@@ -152,7 +152,7 @@ def _run_config(args: argparse.Namespace) -> "RunConfig":
                      study_name=args.study_name, seed=args.seed, trials=trials,
                      budget=args.budget, heartbeat=args.heartbeat or None,
                      skip_duplicates=not args.allow_repeats, batch=args.batch,
-                     accuracy=args.accuracy)
+                     accuracy=args.accuracy, pruner=args.pruner)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -325,6 +325,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--accuracy", default=None, metavar="SOURCE",
                    help="accuracy source replacing the objective set's: table (NAS-Bench-201), "
                         "proxy or proxy:NAME (zero-cost proxy), train (short training)")
+    r.add_argument("--pruner", choices=PRUNERS, default="none",
+                   help="Optuna pruner for accuracy sources that report each epoch (train, "
+                        "nb201-mf; single-objective sets)")
     r.add_argument("--backend", default=None,
                    help="cost backend overriding the objective set's, e.g. surrogate:PATH "
                         "(see `moo-cosearch backends`)")

@@ -84,7 +84,7 @@ class Objective:
                                   f"{objectives.name!r} also needs {missing}")
         source = accuracy
         if source is None and objectives.needs_accuracy:
-            source = make_accuracy(objectives.accuracy)
+            source = make_accuracy(objectives.accuracy, space=space)
         nas = [p.name for p in space.params if p.group == "nas"]
         identity = None
         if space.network in list_families():
@@ -284,7 +284,8 @@ class Objective:
 
         if self.accuracy is not None:
             self.accuracy.absorb(trial.study)   # other workers' and earlier runs' networks
-        self._report = _reporter(trial)
+        # Optuna reports intermediate values (for pruners) in single-objective studies only
+        self._report = _reporter(trial) if len(trial.study.directions) == 1 else None
         try:
             ev = self.evaluate(design)
         except optuna.TrialPruned:

@@ -23,10 +23,30 @@ if TYPE_CHECKING:
 
     from .space import JointSpace
 
-__all__ = ["DEFAULT_STORAGE", "Joined", "create_study", "default_study_name", "join_study",
-           "worker_seed"]
+__all__ = ["DEFAULT_STORAGE", "Joined", "PRUNERS", "create_study", "default_study_name",
+           "join_study", "make_pruner", "worker_seed"]
 
 DEFAULT_STORAGE = "sqlite:///runs/moo-cosearch.db"
+#: Pruners by name (``run --pruner``); they act on accuracy sources that report per step
+#: (``train``, ``nb201-mf``) in single-objective studies.
+PRUNERS = ("none", "median", "halving", "hyperband")
+
+
+def make_pruner(pruner: "str | optuna.pruners.BasePruner | None") -> "optuna.pruners.BasePruner":
+    """A pruner by name (:data:`PRUNERS`; None is ``"none"``) or the given one. Unlike
+    Optuna's default (median), nothing is pruned unless asked."""
+    import optuna
+
+    if pruner is None or pruner == "none":
+        return optuna.pruners.NopPruner()
+    if not isinstance(pruner, str):
+        return pruner
+    makers = {"median": optuna.pruners.MedianPruner,
+              "halving": optuna.pruners.SuccessiveHalvingPruner,
+              "hyperband": optuna.pruners.HyperbandPruner}
+    if pruner not in makers:
+        raise ValueError(f"pruner must be one of {list(PRUNERS)}, got {pruner!r}")
+    return makers[pruner]()
 
 
 def default_study_name(space: "JointSpace", objectives: ObjectiveSet, sampler: str,
@@ -59,7 +79,8 @@ def create_study(space: "JointSpace", objectives: ObjectiveSet | str | Path, *,
                  sampler_options: Mapping[str, Any] | None = None,
                  storage: "str | optuna.storages.BaseStorage | None" = DEFAULT_STORAGE,
                  study_name: str | None = None, load_if_exists: bool = True,
-                 view: str | None = None) -> "optuna.Study":
+                 view: str | None = None,
+                 pruner: "str | optuna.pruners.BasePruner | None" = None) -> "optuna.Study":
     """A plain ``optuna.Study`` with the objective set's directions (SQLite file by default).
 
     The space and objective set are recorded in the study's user attrs, and the objective
@@ -91,10 +112,13 @@ def create_study(space: "JointSpace", objectives: ObjectiveSet | str | Path, *,
             sampler's :func:`~moo_cosearch.samplers.sampler_view` (``"categorical"`` for a
             sampler object). Recorded in the study (user attr ``view``), where
             :class:`~moo_cosearch.objectives.Objective` reads it; a resumed study keeps its own.
+        pruner: a name of :data:`PRUNERS` or an Optuna pruner, for accuracy sources that
+            report per epoch (``train``, ``nb201-mf``); default: none (Optuna's default
+            would be the median pruner).
     """
     return join_study(space, objectives, sampler=sampler, seed=seed,
                       sampler_options=sampler_options, storage=storage, study_name=study_name,
-                      load_if_exists=load_if_exists, view=view).study
+                      load_if_exists=load_if_exists, view=view, pruner=pruner).study
 
 
 def join_study(space: "JointSpace", objectives: ObjectiveSet | str | Path, *,
@@ -104,7 +128,8 @@ def join_study(space: "JointSpace", objectives: ObjectiveSet | str | Path, *,
                study_name: str | None = None, load_if_exists: bool = True,
                view: str | None = None, worker: "int | str | None" = None,
                heartbeat: float | None = DEFAULT_HEARTBEAT_S,
-               budget: int | None = None) -> Joined:
+               budget: int | None = None,
+               pruner: "str | optuna.pruners.BasePruner | None" = None) -> Joined:
     """:func:`create_study`, saying whether the study was created and which seed the sampler
     got. ``worker`` names this worker for :func:`worker_seed` when it joins (default
     ``"<host>:<pid>"``); ``heartbeat`` is the RDB heartbeat interval in seconds (None: off);
@@ -124,9 +149,11 @@ def join_study(space: "JointSpace", objectives: ObjectiveSet | str | Path, *,
         _make_sampler(name, seed, dict(options), space, obj, view or sampler_view(name), budget)
     if study_name is None:
         study_name = default_study_name(space, obj, name, seed)
+    chosen_pruner = make_pruner(pruner)
     store = open_storage(storage, heartbeat=heartbeat) if isinstance(storage, str) or \
         storage is None else storage
     study, created = _open(store, study_name, obj.directions, load_if_exists)
+    study.pruner = chosen_pruner
     stored_view = study.user_attrs.get("view")
     new_view = stored_view or view or (sampler_view(name) if isinstance(sampler, str)
                                        else DEFAULT_VIEW)

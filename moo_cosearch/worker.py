@@ -53,6 +53,8 @@ class RunConfig:
         budget: evaluated trials the whole study may hold (None: no limit).
         heartbeat: RDB heartbeat seconds (None: off).
         skip_duplicates: never evaluate a design another trial holds.
+        pruner: ``none`` / ``median`` / ``halving`` / ``hyperband`` (for accuracy sources
+            that report per epoch, single objective).
         accuracy: another accuracy source for the objective set (``table``, ``proxy``,
             ``proxy:NAME``, ``train``: :meth:`ObjectiveSet.with_accuracy`).
         batch: trials asked at once and priced with one cost-model call (1: one trial at a
@@ -73,6 +75,7 @@ class RunConfig:
     heartbeat: float | None = DEFAULT_HEARTBEAT_S
     skip_duplicates: bool = True
     accuracy: str | None = None
+    pruner: str = "none"
     batch: int = 1
 
     def __post_init__(self) -> None:
@@ -132,7 +135,7 @@ def join(prepared: Prepared, worker: "int | str | None" = None) -> Joined:
     return join_study(prepared.space, prepared.objectives, sampler=c.sampler, seed=c.seed,
                       sampler_options=c.options, storage=c.storage,
                       study_name=prepared.study_name, view=c.view, worker=worker,
-                      heartbeat=c.heartbeat, budget=c.budget or c.trials)
+                      heartbeat=c.heartbeat, budget=c.budget or c.trials, pruner=c.pruner)
 
 
 def run_worker(config: RunConfig | Prepared, *, worker: "int | str | None" = None,

@@ -38,6 +38,10 @@ def test_wheel_contents(wheel):
         assert "moo_cosearch/__init__.py" in names
         assert "moo_cosearch/samplers/__init__.py" in names
         assert "moo_cosearch/hardware/__init__.py" in names
+        # every package of the source tree ships (pyproject.toml lists them one by one)
+        for init in (ROOT / "moo_cosearch").rglob("__init__.py"):
+            if "__pycache__" not in init.parts:
+                assert init.relative_to(ROOT).as_posix() in names, init
         # the packaged data is byte-identical to the source tree's
         assert zf.read("moo_cosearch/builtin_spaces/nb201-edge.toml") == (
             ROOT / "spaces" / "nb201-edge.toml").read_bytes()

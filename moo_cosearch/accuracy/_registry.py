@@ -96,10 +96,14 @@ def check_spec(spec: Mapping[str, Any]) -> None:
         source.factory(**options)
 
 
-def make_accuracy(spec: Mapping[str, Any] | AccuracyFn) -> AccuracyFn:
+def make_accuracy(spec: Mapping[str, Any] | AccuracyFn, space: Any = None) -> AccuracyFn:
     """An accuracy source from an objective-set spec (``{source = "nb201", metric = ...}``)
-    or a user callable (returned as is)."""
+    or a user callable (returned as is). A source whose factory takes ``space`` (it builds the
+    design's network) gets ``space`` unless the spec names one."""
     if callable(spec):
         return spec
     source, options = _split(spec)
+    if space is not None and "space" not in options \
+            and "space" in inspect.signature(source.factory).parameters:
+        options["space"] = space
     return source.factory(**options)

@@ -13,7 +13,7 @@ import importlib
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -21,8 +21,8 @@ if TYPE_CHECKING:
     import torch
     from torch.utils.data import Dataset
 
-__all__ = ["IMAGE_SUFFIXES", "SEG_THRESHOLD", "VAL_FRACTION", "ImageFolder", "dataset_kind",
-           "digits", "image_folder", "user_datasets"]
+__all__ = ["IMAGE_SUFFIXES", "SEG_THRESHOLD", "VAL_FRACTION", "ImageFolder", "dataset_function",
+           "dataset_kind", "digits", "image_folder", "user_datasets"]
 
 #: Share of each class held out for validation (digits; a folder without a ``val`` split).
 VAL_FRACTION = 0.2
@@ -171,26 +171,37 @@ def image_folder(path: str | Path, resolution: int) -> tuple["Dataset", "Dataset
             len(classes))
 
 
-def user_datasets(function: str, num_classes: int | None
+def dataset_function(name: str) -> Callable[[], Any]:
+    """The function ``"package.module:function"`` names (imported now, not called).
+
+    Raises:
+        ValueError: it does not import, or is not callable.
+    """
+    module, _, attr = name.partition(":")
+    try:
+        fn = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as e:
+        raise ValueError(f"train dataset function {name!r} does not import: {e}") from None
+    if not callable(fn):
+        raise ValueError(f"train dataset function {name!r} is not callable")
+    return fn
+
+
+def user_datasets(fn: Callable[[], Any], name: str, num_classes: int | None
                   ) -> tuple["Dataset", "Dataset", int]:
-    """The ``(train, val)`` datasets ``package.module:function()`` returns; the class count is
-    ``num_classes``, else ``len(train.classes)``, else the largest target in ``train`` + 1
-    (one pass over it)."""
+    """The ``(train, val)`` datasets ``fn()`` returns (``name``: how the user wrote it, for
+    messages); the class count is ``num_classes``, else ``len(train.classes)``, else the
+    largest target in ``train`` + 1 (one pass over it)."""
     import torch
 
-    module, _, name = function.partition(":")
-    try:
-        fn = getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError) as e:
-        raise ValueError(f"train dataset function {function!r} does not import: {e}") from None
     pair = fn()
     if not (isinstance(pair, (tuple, list)) and len(pair) == 2
             and all(hasattr(d, "__len__") and hasattr(d, "__getitem__") for d in pair)):
-        raise ValueError(f"train dataset function {function!r} must return (train_dataset, "
+        raise ValueError(f"train dataset function {name!r} must return (train_dataset, "
                          f"val_dataset), got {type(pair).__name__}")
     train, val = pair
     if len(train) == 0 or len(val) == 0:
-        raise ValueError(f"train dataset function {function!r} returned an empty dataset "
+        raise ValueError(f"train dataset function {name!r} returned an empty dataset "
                          f"({len(train)} train, {len(val)} validation items)")
     if num_classes is None:
         classes = getattr(train, "classes", None)

@@ -6,8 +6,8 @@ between which designs earn the full one.
 
 With a pruner such as ``optuna.pruners.SuccessiveHalvingPruner(min_resource=12)`` a study
 does successive halving over two rungs: every design costs 12 epochs; those the pruner keeps
-(the best ``1 / reduction_factor`` at 12 epochs so far) cost 188 more and are scored at 200
-epochs; the rest end PRUNED. :attr:`NB201MultiFidelity.epochs_spent` counts the epochs a
+(about the best ``1 / reduction_factor`` of the 12-epoch values so far) cost 188 more and are
+scored at 200 epochs; the rest end PRUNED. :attr:`NB201MultiFidelity.epochs_spent` counts the epochs a
 real search would have trained, the budget to compare with 200 per design.
 """
 
@@ -35,10 +35,10 @@ class NB201MultiFidelity:
     the pruner stops the design there (the trial ends PRUNED, 12 epochs spent); otherwise the
     200-epoch value is returned as the trial's value (200 epochs spent). The 200-epoch value
     is not reported as a step: a pruner consulted after the full evaluation could only throw
-    it away (Optuna's successive halving checks every rung a step has passed, so a report at
-    step 200 would be judged again on rungs 36, 108 ... and the finished design could end
-    PRUNED). A call without ``report`` (a multi-objective study, a batch, a plain call) is a
-    full evaluation: the 200-epoch value, 200 epochs.
+    it away (Optuna's successive halving checks every rung a step has passed: with
+    ``min_resource=12, reduction_factor=3`` a report at step 200 would be judged again on the
+    rungs at 36 and 108 epochs, and a finished design could end PRUNED). A call without
+    ``report`` (a batch, a plain call) is a full evaluation: the 200-epoch value, 200 epochs.
 
     Args:
         dataset: ``"cifar10"``, ``"cifar100"`` or ``"ImageNet16-120"``.

@@ -54,14 +54,17 @@ class TrainedAccuracy:
     with ``torch.manual_seed(seed)`` (the caller's random state is left as it was), trained
     with SGD (momentum, Nesterov, weight decay, cross-entropy, cosine learning rate over all
     batches of all epochs), and after every epoch scored on the validation split and
-    reported as ``report(epoch, score)`` (steps 1 .. ``epochs``), which raises
+    reported as ``report(epoch, score)`` (steps 1 .. ``epochs``: epochs trained, so
+    ``MedianPruner(n_warmup_steps=k)`` first prunes after epoch ``k``), which raises
     ``optuna.TrialPruned`` when the study's pruner stops the trial. Same seed, same design,
     same data: the same score on the CPU (deterministic algorithms are switched on while
-    training there); on a GPU the score may differ in the last digits.
+    training there); no such promise on a GPU, where cuDNN may choose non-deterministic
+    kernels.
 
     Args:
         space: the joint space (name, TOML path or :class:`~moo_cosearch.space.JointSpace`)
-            whose ``network`` family builds the designs.
+            whose ``network`` family builds the designs. Options can be checked without it,
+            but a call without a space raises ValueError.
         dataset: ``"digits"`` (scikit-learn's 1,797 8x8 digits, resized; 20 % of each digit
             held out), a folder of images with one subfolder per class (``train/`` and
             ``val/`` subfolders when both exist, else 20 % of each class held out), or
@@ -92,24 +95,28 @@ class TrainedAccuracy:
         trainings: networks whose training started.
     """
 
-    def __init__(self, space: str | Path | JointSpace, dataset: str = "digits", epochs: int = 3,
-                 batch_size: int = 64, lr: float = 0.05, momentum: float = 0.9,
+    def __init__(self, space: str | Path | JointSpace | None = None, dataset: str = "digits",
+                 epochs: int = 3, batch_size: int = 64, lr: float = 0.05, momentum: float = 0.9,
                  weight_decay: float = 5e-4, seed: int = 0, resolution: int = 16,
                  device: str = "auto", max_train_batches: int | None = None,
                  task: int | None = None, num_classes: int | None = None) -> None:
-        self.space = space if isinstance(space, JointSpace) else load_space(space)
-        family = self.space.network
-        if family not in list_model_families() and family not in WORKLOADS:
-            raise ValueError(f"train: space {self.space.name!r} has network {family!r}, which "
-                             f"no torch builder makes (buildable: {list_model_families()} and "
-                             f"workloads {sorted(WORKLOADS)})")
-        if (task is None) != (family not in WORKLOADS):
-            raise ValueError(f"train task picks the network of a multi-task workload "
-                             f"{sorted(WORKLOADS)} (0 or 1) and is left out otherwise; space "
-                             f"{self.space.name!r} ({family}) got task={task!r}")
         if task is not None and (isinstance(task, bool) or task not in (0, 1)):
             raise ValueError(f"train task must be 0 or 1, got {task!r}")
+        self.space = None if space is None else \
+            space if isinstance(space, JointSpace) else load_space(space)
+        if self.space is not None:
+            family = self.space.network
+            if family not in list_model_families() and family not in WORKLOADS:
+                raise ValueError(f"train: space {self.space.name!r} has network {family!r}, "
+                                 f"which no torch builder makes (buildable: "
+                                 f"{list_model_families()} and workloads {sorted(WORKLOADS)})")
+            if (task is None) != (family not in WORKLOADS):
+                raise ValueError(f"train task picks the network of a multi-task workload "
+                                 f"{sorted(WORKLOADS)} (0 or 1) and is left out otherwise; "
+                                 f"space {self.space.name!r} ({family}) got task={task!r}")
         self.kind = _train_data.dataset_kind(dataset)
+        self._function = _train_data.dataset_function(dataset) if self.kind == "function" \
+            else None
         if num_classes is not None:
             if self.kind != "function":
                 raise ValueError(f"train num_classes is for a dataset function; {dataset!r} "
@@ -146,6 +153,9 @@ class TrainedAccuracy:
         return dev
 
     def _build(self, design: Mapping[str, Any], num_classes: int) -> "torch.nn.Module":
+        if self.space is None:
+            raise ValueError("train: no space to build networks from; give space = NAME in "
+                             "the accuracy spec")
         return build_model(self.space, design, num_classes=num_classes,
                            resolution=self.resolution, task=self.task)
 
@@ -159,8 +169,9 @@ class TrainedAccuracy:
             with torch.no_grad():
                 out = probe(torch.zeros(2, 3, self.resolution, self.resolution))
             seg = out.dim() == 4
-            if self.kind == "digits":
-                train, val, n = _train_data.digits(self.resolution, segmentation=seg)
+            if self._function is not None:
+                train, val, n = _train_data.user_datasets(self._function, self.dataset,
+                                                          self.num_classes)
             elif self.kind == "folder":
                 if seg:
                     raise ValueError(f"train dataset {self.dataset!r} is an image folder (one "
@@ -168,7 +179,7 @@ class TrainedAccuracy:
                                      f"function returning class maps")
                 train, val, n = _train_data.image_folder(self.dataset, self.resolution)
             else:
-                train, val, n = _train_data.user_datasets(self.dataset, self.num_classes)
+                train, val, n = _train_data.digits(self.resolution, segmentation=seg)
             self._data = (train, val, n, seg)
         return self._data
 
@@ -178,9 +189,9 @@ class TrainedAccuracy:
         import torch
 
         device = self._torch_device()
-        train, val, n_classes, seg = self.data(design)
         forked = [device.index or 0] if device.type == "cuda" else []
         with torch.random.fork_rng(devices=forked), _deterministic(device):
+            train, val, n_classes, seg = self.data(design)   # its probe draws weights too
             torch.manual_seed(self.seed)
             model = self._build(design, n_classes).to(device)
             self.trainings += 1
