@@ -130,6 +130,7 @@ def main() -> None:
     p.add_argument("--budget", type=int, default=100)
     p.add_argument("--kills", type=int, default=3)
     p.add_argument("--samplers", default="nsga2,qehvi")
+    p.add_argument("--tests", default="together,kills", help="which runs: together, kills")
     args = p.parse_args()
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -147,8 +148,8 @@ def main() -> None:
             if kind == "postgres" and server is None:
                 continue
             for sampler in args.samplers.split(","):
-                for test in ("together", "kills"):
-                    if test == "kills" and sampler != "nsga2":
+                for test in args.tests.split(","):
+                    if test == "kills" and sampler != args.samplers.split(",")[0]:
                         continue
                     folder = Path(tempfile.mkdtemp(prefix="moo-cosearch-bench-"))
                     url = {"sqlite": f"sqlite:///{folder / 's.db'}",
@@ -166,10 +167,23 @@ def main() -> None:
     finally:
         if server is not None:
             stop(pg_dir)
-    keys = list(rows[0])
+    _write_table(args)
+
+
+def _write_table(args: argparse.Namespace) -> None:
+    """``workers.md`` from the newest row of each (storage, sampler, test) in the jsonl."""
+    latest: dict[tuple, dict] = {}
+    for line in (RESULTS / "workers.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        latest[(row["storage"], row["sampler"], row["test"])] = row
+    rows = list(latest.values())
+    keys = list(dict.fromkeys(k for r in rows for k in r))
     lines = ["# Many workers on one study (benchmarks/bench_workers.py)", "",
-             f"{args.workers} workers started together, budget {args.budget}; "
-             f"kill -9 inside a trial then resume, {args.kills} rounds.", "",
+             f"`together`: {args.workers} workers started at once on one new study with "
+             f"`run --budget {args.budget}`. `kills`: `kill -9` of a worker inside a trial, then "
+             f"a resume, {args.kills} rounds of 12 more trials each (an accuracy source that takes "
+             f"0.2 s, so the kill lands mid-trial). complete_lost: COMPLETE trials before a "
+             f"kill that were missing or changed after it.", "",
              "| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
     lines += ["| " + " | ".join(str(r.get(k, "")) for k in keys) + " |" for r in rows]
     (RESULTS / "workers.md").write_text("\n".join(lines) + "\n")
