@@ -6,11 +6,11 @@ survives interruption)::
     # 1. the source's reference sample (64 random designs of nb201-edge, seed 0), then 1,000
     #    random NB201 cells (fixed seed), all five proxies on the digits minibatch
     nice -n 10 python benchmarks/bench_proxies.py run --cells 1000 --resume
-    # 2. the data-dependent proxies again on Gaussian noise, first 300 cells of the same order
-    nice -n 10 python benchmarks/bench_proxies.py run --data noise --cells 300 \
+    # 2. the data-dependent proxies again on Gaussian noise, first 200 cells of the same order
+    nice -n 10 python benchmarks/bench_proxies.py run --data noise --cells 200 --reference 0 \
         --proxies naswot jacob_cov grad_norm snip --resume
-    # 3. seconds per network of each proxy alone (30 cells)
-    nice -n 10 python benchmarks/bench_proxies.py timing --cells 30 --resume
+    # 3. seconds per network of each proxy alone (20 cells)
+    nice -n 10 python benchmarks/bench_proxies.py timing --cells 20 --resume
     # the tables (Spearman, Kendall; combinations fitted on the first 300 cells, reported on
     # the rest) in Markdown
     python benchmarks/bench_proxies.py report
@@ -157,7 +157,8 @@ def _scores_of(records: list[dict], names: tuple[str, ...]) -> np.ndarray:
 def _combinations(cells: list[dict], ref: list[dict], n_fit: int, target: str
                   ) -> list[tuple[str, float, float]]:
     """(name, Spearman, Kendall) on the held-out cells of every single proxy and the
-    combinations, each fitted / selected on the first ``n_fit`` cells only."""
+    combinations, each fitted (on ``target``) or selected (on CIFAR-10) on the first ``n_fit``
+    cells only."""
     from itertools import combinations
 
     from sklearn.ensemble import RandomForestRegressor
@@ -176,12 +177,15 @@ def _combinations(cells: list[dict], ref: list[dict], n_fit: int, target: str
     for cols in ((0, 1, 2), tuple(range(len(names)))):
         out.append(("rank-average " + "+".join(names[c] for c in cols),
                     *_corr(rank_avg(held, cols), acc[held])))
-    best = max(subsets, key=lambda cols: _corr(rank_avg(fit, cols), acc[fit])[0])
-    out.append((f"rank-average, subset chosen on fit cells ({'+'.join(names[c] for c in best)})",
+    acc10 = np.array([c[TARGETS[0]] for c in cells])
+    best = max(subsets, key=lambda cols: _corr(rank_avg(fit, cols), acc10[fit])[0])
+    out.append((f"rank-average, best subset on the fit cells' CIFAR-10 "
+                f"({'+'.join(names[c] for c in best)})",
                 *_corr(rank_avg(held, best), acc[held])))
     ref_stats = P.ProxyReference(P.COMBINED, _scores_of(ref, P.COMBINED))  # as the source
     source = ref_stats.percent(_scores_of(cells, P.COMBINED))
-    out.append((f"source 'combined' (z-average of {'+'.join(P.COMBINED)}, 64-design reference)",
+    out.append((f"source 'combined' (z-average of {'+'.join(P.COMBINED)}, {len(ref)}-design "
+                "reference)",
                 *_corr(source[held], acc[held])))
     x = _finite(t, t[fit])
     lin = LinearRegression().fit(x[fit], acc[fit])

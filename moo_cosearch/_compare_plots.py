@@ -45,22 +45,29 @@ def _save(fig: Any, path: Path) -> Path:
 def plot_curves(x: np.ndarray, curves: Mapping[str, np.ndarray], path: str | Path, *,
                 xlabel: str, title: str, log_x: bool = False) -> Path:
     """Median (line) and interquartile band of each sampler's runs; ``curves[name]`` has one
-    row per run, one column per ``x``."""
+    row per run, one column per ``x``. Left: the whole range; right: the same curves from
+    90 % of the best final median up, where the samplers part."""
     plt = _pyplot()
     colours = _colours(list(curves))
-    fig, ax = plt.subplots(figsize=(8.5, 5))
-    for name, runs in curves.items():
-        q25, med, q75 = np.percentile(runs, [25, 50, 75], axis=0)
-        ax.plot(x, med, color=colours[name], lw=1.4, label=f"{name} ({len(runs)})")
-        ax.fill_between(x, q25, q75, color=colours[name], alpha=0.15, lw=0)
-    if log_x:
-        ax.set_xscale("log")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("feasible hypervolume")
-    ax.set_title(title, fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5),
-              title="sampler (runs)", title_fontsize=7)
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.8))
+    top = max(float(np.median(runs[:, -1])) for runs in curves.values())
+    for ax in axes:
+        for name, runs in curves.items():
+            q25, med, q75 = np.percentile(runs, [25, 50, 75], axis=0)
+            ax.plot(x, med, color=colours[name], lw=1.4, label=f"{name} ({len(runs)})")
+            ax.fill_between(x, q25, q75, color=colours[name], alpha=0.15, lw=0)
+        if log_x:
+            ax.set_xscale("log")
+        ax.set_xlabel(xlabel)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("feasible hypervolume")
+    if top > 0:
+        axes[1].set_ylim(0.9 * top, 1.01 * max(float(np.percentile(runs[:, -1], 75))
+                                               for runs in curves.values()))
+    axes[1].set_title("from 90 % of the best final median up", fontsize=8)
+    fig.suptitle(title, fontsize=9)
+    axes[1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5),
+                   title="sampler (runs)", title_fontsize=7)
     return _save(fig, Path(path))
 
 

@@ -54,15 +54,14 @@ def _pooled_reference(studies: Mapping[Any, "optuna.Study"], prepared: "Prepared
     obj = prepared.objectives
     given = [m in obj.reference_point for m in obj.metric_names]
     source = ["objective set" if g else "derived from all runs" for g in given]
+    if all(given):
+        return np.array([-float(obj.reference_point[m]) + 0.0 if d == "maximize"
+                         else float(obj.reference_point[m]) for m, d in obj.objectives]), source
     pooled = optuna.create_study(directions=obj.directions)
-    if not all(given):
-        for study in studies.values():
-            pooled.add_trials([create_trial(values=t.values, system_attrs={
-                "constraints": list(t.constraints.values())}) for t in
-                budget_trials(study, budget)
-                if t.state == TrialState.COMPLETE and is_feasible(t)])
-    else:
-        pooled.add_trial(create_trial(values=[0.0] * len(given)))   # only the set's are used
+    for study in studies.values():
+        pooled.add_trials([create_trial(values=t.values, system_attrs={
+            "constraints": list(t.constraints.values())}) for t in budget_trials(study, budget)
+            if t.state == TrialState.COMPLETE and is_feasible(t)])
     return reference_point(pooled, obj), source
 
 
@@ -150,8 +149,9 @@ def _references(prepared: "Prepared", ref: np.ndarray, front: Sequence
         p = np.asarray(r.values, dtype=float) * signs
         ok = r.feasible and bool(np.all(np.isfinite(p)) and np.all(p < ref))
         d["hv"] = float(moocore.hypervolume(p[None, :], ref=ref)) if ok else 0.0
-        d["dominated_by_front"] = bool(len(pts) and np.any(np.all(pts <= p, axis=1)
-                                                           & np.any(pts < p, axis=1)))
+        # an infeasible reference is outside the comparison: no dominance to report
+        d["dominated_by_front"] = None if not r.feasible else bool(
+            len(pts) and np.any(np.all(pts <= p, axis=1) & np.any(pts < p, axis=1)))
         out.append(d)
     return out, refs
 
@@ -160,11 +160,10 @@ def build(*, prepared: "Prepared", plan: Sequence[tuple[str, int, "RunConfig"]],
           studies: Mapping[tuple[str, int], "optuna.Study"],
           outcomes: Mapping[tuple[str, int], "RunOutcome"], budget: int, storage: str,
           folder: Path | None, latency_targets: Sequence[float] | None,
-          targets: Sequence[float], log: Callable[[str], None], cpu_count: int | None):
+          targets: Sequence[float], log: Callable[[str], None], cpu_count: int | None
+          ) -> tuple[list[dict], dict[str, Any]]:
     """Measure every run, aggregate, print the table and write the outputs (see the module
-    docstring); returns the :class:`~moo_cosearch.compare.Comparison`."""
-    from .compare import Comparison
-
+    docstring); returns the run rows and the summary."""
     obj = prepared.objectives
     names = list(dict.fromkeys(s for s, _, _ in plan))
     if not studies:
@@ -202,13 +201,12 @@ def build(*, prepared: "Prepared", plan: Sequence[tuple[str, int, "RunConfig"]],
         _write(folder, summary, rows, metrics, ecdf_curves, front, ref_objs, names, budget)
         (folder / "report.md").write_text(markdown(summary))
         log(f"wrote {folder / 'summary.json'}, report.md, runs.csv and figures in {folder}")
-    return Comparison(runs=rows, summary=summary, out=folder,
-                      studies={f"{k[0]}/seed{k[1]}": s for k, s in studies.items()})
+    return rows, summary
 
 
 def _write(folder: Path, summary: dict, rows: Sequence[dict], metrics: Mapping, curves: Mapping,
            front: Sequence, refs: Sequence, names: Sequence[str], budget: int) -> None:
-    from . import _compare_plots as plots
+    from ._compare_plots import plot_curves, plot_ecdf, plot_front
 
     (folder / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     with (folder / "runs.csv").open("w", newline="") as fh:
@@ -224,19 +222,19 @@ def _write(folder: Path, summary: dict, rows: Sequence[dict], metrics: Mapping, 
     title = (f"{summary['space']} / {summary['objectives']}: median and IQR over seeds; "
              f"reference point {summary['reference_point_text']}")
     if done:
-        plots.plot_curves(np.arange(1, budget + 1),
+        plot_curves(np.arange(1, budget + 1),
                           {n: np.array([m["hv"] for m in v]) for n, v in done.items()},
                           folder / "hv_trials.png", xlabel="evaluated trials", title=title)
         walls = [w for v in done.values() for m in v for w in m["wall"] if w > 0]
         grid = np.geomspace(min(walls), max(walls), 200) if walls else np.array([1.0])
-        plots.plot_curves(grid, {n: np.array([time_curve(m["hv"], m["wall"], grid)
+        plot_curves(grid, {n: np.array([time_curve(m["hv"], m["wall"], grid)
                                               for m in v]) for n, v in done.items()},
                           folder / "hv_time.png", log_x=True, title=title,
                           xlabel="wall-clock seconds (sampler decisions, evaluations, storage)")
-        plots.plot_ecdf(curves, folder / "ecdf.png", title=(
+        plot_ecdf(curves, folder / "ecdf.png", title=(
             f"evaluations to reach {len(summary['ecdf']['fractions'])} targets "
             f"({', '.join(f'{f:g}' for f in summary['ecdf']['fractions'])} x the best "
             f"hypervolume of any run, {fmt(summary['ecdf']['best_hv'])})"))
-    plots.plot_front(front, summary["metric_names"], refs, names, folder / "pareto.png",
+    plot_front(front, summary["metric_names"], refs, names, folder / "pareto.png",
                      title=f"combined Pareto front of all runs ({len(front)} designs) and "
                            f"hand-designed references")

@@ -26,6 +26,7 @@ import dataclasses
 import time
 import warnings
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Sequence
 
 import optuna
@@ -34,10 +35,12 @@ from optuna.samplers import BaseSampler
 from optuna.trial import FrozenTrial, TrialState
 
 from ._gate import SKIPPED, spends_budget
+from .storage import open_storage
 from .study import Joined
 from .worker import RunConfig, join, prepare, run_worker
 
-__all__ = ["DECISION_ATTR", "ELAPSED_ATTR", "RunOutcome", "TimedSampler", "run_one"]
+__all__ = ["DECISION_ATTR", "ELAPSED_ATTR", "RunOutcome", "TimedSampler", "evaluated_count",
+           "run_one", "shared_storage"]
 
 #: Trial system attr: seconds the sampler spent deciding this trial.
 DECISION_ATTR = "moo_cosearch:decision_s"
@@ -140,6 +143,13 @@ def _mirror(joined: Joined) -> optuna.Study:
     return mirror
 
 
+@lru_cache(maxsize=None)
+def shared_storage(url: str) -> optuna.storages.BaseStorage:
+    """One storage object per URL and process: a worker process running many runs opens (and,
+    for a journal, replays) the storage once, then only reads what was appended since."""
+    return open_storage(url, heartbeat=None)
+
+
 def run_one(config: RunConfig, budget: int) -> RunOutcome:
     """Bring the study of ``config`` to ``budget`` evaluated trials (resuming what its storage
     holds); one line in :attr:`RunOutcome.error` instead of an exception, so that one failing
@@ -156,7 +166,9 @@ def run_one(config: RunConfig, budget: int) -> RunOutcome:
     try:
         prepared = prepare(config)
         name = prepared.study_name
-        stored = join(prepared)
+        # join_study takes a storage object as well as a URL
+        stored = join(dataclasses.replace(prepared, config=dataclasses.replace(
+            config, storage=shared_storage(config.storage)) if config.storage else config))
         done = evaluated_count(stored.study)
         if done >= budget:
             return RunOutcome(name, evaluated=done, study=None if config.storage else

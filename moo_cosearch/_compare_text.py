@@ -107,7 +107,8 @@ def markdown(summary: Mapping[str, Any]) -> str:
                      "dominated by the combined front", "snapped to the grid (target → used)"],
                     [[r["name"], *(fmt(v) for v in r["values"]), "yes" if r["feasible"] else
                       f"no ({r['metrics'].get('skip_reason', 'constraint')})", fmt(r["hv"]),
-                      "yes" if r["dominated_by_front"] else "no",
+                      {True: "yes", False: "no", None: "- (infeasible)"}[
+                          r["dominated_by_front"]],
                       ", ".join(f"{k} {fmt(a)} → {fmt(b)}" for k, (a, b) in
                                 r["snapped"].items()) or "-"] for r in s["references"]])
     e = s["ecdf"]

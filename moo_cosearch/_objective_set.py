@@ -43,8 +43,8 @@ from ._toml import builtin_names, read_declaration
 from .accuracy import check_spec
 from .hardware import COST_FIELDS, backend_metrics
 
-__all__ = ["COST_METRICS", "METRICS", "Constraint", "ObjectiveSet", "ObjectivesError", "Reward",
-           "list_objectives", "load_objectives"]
+__all__ = ["COST_METRICS", "DEFAULT_FOR_SPACE", "METRICS", "Constraint", "ObjectiveSet",
+           "ObjectivesError", "Reward", "default_objectives", "list_objectives", "load_objectives"]
 
 COST_METRICS = COST_FIELDS
 METRICS = ("accuracy",) + COST_METRICS
@@ -216,6 +216,26 @@ class ObjectiveSet:
 def list_objectives() -> list[str]:
     """Names of the built-in objective sets."""
     return builtin_names(_PACKAGE)
+
+
+#: The objective set ``run --space S`` uses when none is given (one with accuracy per space).
+DEFAULT_FOR_SPACE = {
+    "nb201-edge": "nb201-cifar10-latency-area",
+    "nb201-device": "nb201-cifar100-device-latency",
+    "nahas-mbv2-edge": "nahas-mbv2-proxy-latency-area",
+    "nahas-effnetb0-edge": "nahas-effnetb0-proxy-latency-area",
+    "edd-mbconv-fpga": "edd-fpga-proxy-latency-dsp",
+    "fnas-cifar10-multifpga": "fnas-multifpga-proxy-throughput",
+    "nasaic-w1": "nasaic-w1-proxy-multitask",
+    "nasaic-w2": "nasaic-w2-proxy-multitask",
+    "nasaic-w3": "nasaic-w3-proxy-multitask",
+}
+
+
+def default_objectives(space: str) -> str | None:
+    """The built-in objective set for built-in space ``space`` (:data:`DEFAULT_FOR_SPACE`),
+    or None for other spaces."""
+    return DEFAULT_FOR_SPACE.get(space)
 
 
 def load_objectives(name_or_path: str | Path | ObjectiveSet) -> ObjectiveSet:

@@ -318,7 +318,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--space", default=None,
                    help=f"space name or TOML path (default: the objective set's space, else "
                         f"{DEFAULT_SPACE})")
-    r.add_argument("--objectives", default=DEFAULT_OBJECTIVES, help="objective set name or TOML")
+    r.add_argument("--objectives", default=None,
+                   help=f"objective set name or TOML (default: the built-in set of --space, "
+                        f"see `moo-cosearch objectives`, else {DEFAULT_OBJECTIVES})")
     r.add_argument("--sampler", default="nsga2", help="see `moo-cosearch samplers`")
     r.add_argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE",
                    help="sampler option (JSON value), e.g. -o population_size=40")

@@ -29,7 +29,7 @@ from ._compare_stats import DEFAULT_TARGETS
 from .objectives import load_objectives
 from .samplers import list_samplers
 from .space import load_space
-from .storage import describe, open_storage
+from .storage import describe
 from .study import default_study_name, join_study
 from .worker import DEFAULT_OBJECTIVES, DEFAULT_SPACE, RunConfig, prepare
 
@@ -129,13 +129,35 @@ def _execute(plan: list[tuple[str, int, RunConfig]], trials: int, workers: int,
     return outcomes
 
 
+def _complete(url: str | None, plan: list[tuple[str, int, RunConfig]], trials: int
+              ) -> dict[tuple[str, int], "RunOutcome"]:
+    """Runs the storage already holds in full (a resumed comparison skips them)."""
+    import optuna
+
+    from ._compare_run import RunOutcome, evaluated_count, shared_storage
+
+    if url is None:
+        return {}
+    store = shared_storage(url)
+    names = {s.study_name for s in optuna.get_all_study_summaries(store)}
+    done = {}
+    for sampler, seed, config in plan:
+        if config.study_name in names:
+            n = evaluated_count(optuna.load_study(study_name=config.study_name, storage=store))
+            if n >= trials:
+                done[(sampler, seed)] = RunOutcome(config.study_name, evaluated=n)
+    return done
+
+
 def _load(url: str | None, plan: list[tuple[str, int, RunConfig]],
           outcomes: Mapping[tuple[str, int], "RunOutcome"]) -> dict[tuple[str, int], Any]:
     """Each run's study: from the storage, or the in-memory study its outcome holds."""
     import optuna
 
+    from ._compare_run import shared_storage
+
     studies = {}
-    store = open_storage(url, heartbeat=None) if url is not None else None
+    store = shared_storage(url) if url is not None else None
     names = {s.study_name for s in optuna.get_all_study_summaries(store)} if store else set()
     for sampler, seed, config in plan:
         outcome = outcomes.get((sampler, seed))
@@ -165,9 +187,12 @@ def compare(samplers: Sequence[str], *, space: str | None = None,
         objectives: objective set name or TOML path.
         seeds: how many seeds (0..n-1), or the seeds themselves.
         trials: evaluated trials per run.
-        workers: local processes running runs side by side (needs a storage).
+        workers: local processes running runs side by side (needs a storage). They are
+            started with ``spawn``, which imports the calling script again: call
+            ``compare`` under ``if __name__ == "__main__":`` there.
         storage: storage URL of the studies; the default is a journal file in ``out`` (memory
-            when ``out`` is None); None keeps them in memory (one process, no resume).
+            when ``out`` is None); None (or ``"memory"``) keeps them in memory (one process,
+            no resume).
         out: folder for ``summary.json``, ``report.md``, ``runs.csv`` and the figures (None:
             nothing written).
         options: sampler name -> constructor options.
@@ -197,8 +222,11 @@ def compare(samplers: Sequence[str], *, space: str | None = None,
         raise ValueError(f"targets are fractions in (0, 1], got {list(targets)}")
     if latency_targets is not None and any(not float(t) > 0 for t in latency_targets):
         raise ValueError(f"latency targets must be > 0 ms, got {list(latency_targets)}")
-    url = storage.format(out=out) if storage and "{out}" in storage and out is not None \
-        else (None if storage and "{out}" in storage else storage)
+    url = storage
+    if storage is not None and "{out}" in storage:
+        url = None if out is None else storage.replace("{out}", str(out))
+    if url in ("memory", ":memory:"):
+        url = None
     if url is None and workers > 1:
         raise ValueError("several workers need a storage they share (journal:PATH, "
                          "sqlite:///PATH, postgresql://...), or an output folder for the "
@@ -232,12 +260,18 @@ def compare(samplers: Sequence[str], *, space: str | None = None,
         log(f"comparing {len(names)} samplers x {len(seed_list)} seeds, {trials} evaluated "
             f"trials each, on {space_obj.name} / {obj.name}; storage {where}; "
             f"{workers} worker{'s' if workers > 1 else ''}")
-        outcomes = _execute(plan, trials, workers, log)
+        outcomes = _complete(url, plan, trials)
+        if outcomes:
+            log(f"{len(outcomes)} of {len(plan)} runs are complete in the storage already")
+        outcomes.update(_execute([p for p in plan if (p[0], p[1]) not in outcomes], trials,
+                                 workers, log))
         studies = _load(url, plan, outcomes)
-        return build(prepared=prepared, plan=plan, studies=studies, outcomes=outcomes,
-                     budget=trials, storage=where, folder=folder,
-                     latency_targets=latency_targets, targets=tuple(targets), log=log,
-                     cpu_count=os.cpu_count())
+        rows, summary = build(prepared=prepared, plan=plan, studies=studies,
+                              outcomes=outcomes, budget=trials, storage=where, folder=folder,
+                              latency_targets=latency_targets, targets=tuple(targets),
+                              log=log, cpu_count=os.cpu_count())
+        return Comparison(runs=rows, summary=summary, out=folder,
+                          studies={f"{k[0]}/seed{k[1]}": s for k, s in studies.items()})
     finally:
         if lock is not None:
             lock.release()

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from ._gate import Gate
-from ._objective_set import (COST_METRICS, METRICS, Constraint, ObjectiveSet, ObjectivesError,
-                             Reward, list_objectives, load_objectives)
+from ._objective_set import (COST_METRICS, DEFAULT_FOR_SPACE, METRICS, Constraint, ObjectiveSet,
+                             ObjectivesError, Reward, default_objectives, list_objectives,
+                             load_objectives)
 from .accuracy import NETWORK_ATTR, CachedAccuracy, accuracy_range, make_accuracy
 from .hardware import CostBackend, get_backend
 from .networks import list_families, network_identity
@@ -23,8 +24,9 @@ if TYPE_CHECKING:
 
     from .space import JointSpace
 
-__all__ = ["METRICS", "COST_METRICS", "Constraint", "Reward", "ObjectiveSet", "Evaluation",
-           "Objective", "load_objectives", "list_objectives", "make_objective", "ObjectivesError"]
+__all__ = ["METRICS", "COST_METRICS", "Constraint", "DEFAULT_FOR_SPACE", "Reward", "ObjectiveSet",
+           "Evaluation", "Objective", "default_objectives", "load_objectives", "list_objectives",
+           "make_objective", "ObjectivesError"]
 
 _log = logging.getLogger(__name__)
 
@@ -243,6 +245,9 @@ class Objective:
             attrs["accuracy_cached"] = design in self.accuracy
             metrics["accuracy"] = self.accuracy(design, report=self._report)
             attrs["accuracy"] = metrics["accuracy"]
+            per_task = getattr(self.accuracy.fn, "last", None)   # multitask: each task's
+            if not attrs["accuracy_cached"] and isinstance(per_task, dict):
+                attrs.update(per_task)
             attrs[NETWORK_ATTR] = self.accuracy.key(design)
         else:
             metrics["accuracy"] = 0.0

@@ -20,7 +20,8 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from ._gate import SKIPPED, Gate
-from .objectives import Objective, ObjectiveSet, load_objectives, make_objective
+from .objectives import (Objective, ObjectiveSet, default_objectives, load_objectives,
+                         make_objective)
 from .space import JointSpace, load_space
 from .storage import DEFAULT_HEARTBEAT_S
 from .study import Joined, default_study_name, join_study
@@ -41,7 +42,8 @@ class RunConfig:
 
     Attributes:
         space: space name or TOML path (None: the objective set's space, else the default).
-        objectives: objective set name or TOML path.
+        objectives: objective set name or TOML path (None: the built-in set of the space,
+            ``objectives.DEFAULT_FOR_SPACE``, else the default set).
         sampler: a name from ``moo-cosearch samplers``.
         options: sampler options.
         backend: cost backend overriding the objective set's (e.g. ``surrogate:PATH``).
@@ -62,7 +64,7 @@ class RunConfig:
     """
 
     space: str | None = None
-    objectives: str = DEFAULT_OBJECTIVES
+    objectives: str | None = None
     sampler: str = "nsga2"
     options: dict[str, Any] = field(default_factory=dict)
     backend: str | None = None
@@ -118,7 +120,10 @@ class WorkerResult:
 def prepare(config: RunConfig) -> Prepared:
     """Check the whole configuration before any storage is touched (one design is evaluated
     with errors raised); ``ValueError`` (one line) on the first misfit."""
-    objectives = load_objectives(config.objectives)
+    name = config.objectives
+    if name is None:
+        name = (config.space and default_objectives(config.space)) or DEFAULT_OBJECTIVES
+    objectives = load_objectives(name)
     if config.accuracy is not None:
         objectives = objectives.with_accuracy(config.accuracy)
     space = load_space(config.space or objectives.space or DEFAULT_SPACE)
@@ -169,9 +174,13 @@ def run_worker(config: RunConfig | Prepared, *, worker: "int | str | None" = Non
             callback(study, trial)
 
     start = time.perf_counter()
+    import warnings
+
     import optuna
 
-    optuna.storages.fail_stale_trials(study)   # a dead worker's trial must not hold budget
+    with warnings.catch_warnings():    # experimental since Optuna 2.9, stable in use
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)   # a dead worker's trial must not hold budget
     if c.budget is None or gate.spent(study) < c.budget:
         if c.batch == 1:
             study.optimize(objective, callbacks=[count])

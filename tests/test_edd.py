@@ -66,8 +66,9 @@ def test_registered_with_its_study_options():
     ({"scalarisation": "sum"}, "scalarisation must be one of"),
     ({"tau_start": 0.1, "tau_end": 1.0}, "must not exceed tau_start"),
     ({"n_steps": 0}, "n_steps must be an integer >= 1"),
-    ({"lr": -1.0}, "lr must be a positive number"),
+    ({"lr": -1.0}, "lr must be a number > 0"),
     ({"penalty_base": 1.0}, "penalty_base must be a number > 1"),
+    ({"optimism": -0.5}, "optimism must be a number >= 0"),
     ({"weights": [1.0, -1.0]}, "weights must be non-negative"),
     ({"relaxed_objectives": ["latency_ms"]}, "relaxed_cost and relaxed_objectives go together"),
     ({"relaxed_cost": lambda probs: {}}, "relaxed_cost and relaxed_objectives go together"),
@@ -100,6 +101,10 @@ def test_relaxation_levels_indices_and_features():
     assert r.design(idx[0]) == {"lr": pytest.approx(1e-2), "n": 25, "op": "skip", "pes": 4,
                                 "two": "y"}
     assert levels["lr"][0] == 1e-3 and levels["lr"][-1] == 1e-1     # bounds exact
+    assert r.covers({"op": "skip", "pes": 4, "n": 30, "lr": 0.011, "two": "y"})
+    assert not r.covers({"op": "skip", "pes": 3, "n": 30, "lr": 0.011, "two": "y"})
+    assert not r.covers({"op": "skip", "pes": 4, "n": 101, "lr": 0.011, "two": "y"})
+    assert not r.covers({"op": "skip", "pes": 4, "n": 30, "two": "y"})
     feat = r.one_hot(idx) @ r.feature_matrix()
     # one-hot blocks (19 columns), then the level position of lr, n and pes (ordered, k > 2)
     assert feat.shape == (1, 22)
@@ -143,8 +148,11 @@ def test_scalariser_by_hand():
                                 kind="chebyshev", margin=0.5, beta=1.0, base=10.0)
     np.testing.assert_allclose(s.ideal, [-1.0, 0.0])
     np.testing.assert_allclose(s.nadir, [5.0, 3.0])
-    out = s(torch.tensor([[2.0, 1.5]]), torch.zeros(1, 0)).numpy()
+    out = s(torch.tensor([[2.0, 1.5], [6.5, 1.5]]), torch.zeros(2, 0)).numpy()
     assert out[0] == pytest.approx(0.5 * 0.5 + 0.05 * (0.25 + 0.25))
+    # beyond the reference point (l = 7.5 / 6): penalised like a violated constraint
+    assert out[1] == pytest.approx(0.5 * 1.25 + 0.05 * (0.625 + 0.25) + (10 ** 0.25 - 1))
+    assert s.bounded.tolist() == [True, False]   # the worst observed value bounds nothing
 
 
 def test_adam_is_adamw_by_hand():
@@ -164,6 +172,21 @@ def test_adam_is_adamw_by_hand():
         v = 0.999 * v + 0.001 * g ** 2
         ref = ref - 0.05 * (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.999 ** t)) + 1e-8)
     np.testing.assert_allclose(w.detach().numpy(), ref, rtol=1e-10)
+
+
+def test_optimism_lowers_only_the_objectives_by_the_member_spread():
+    r = Relaxation({"p": CategoricalDistribution(CHOICES)})
+    idx = np.arange(5)[:, None]
+    y = np.stack([np.arange(5.0), -np.arange(5.0)], axis=1)      # one objective, one constraint
+    model = fit_ensemble(r.one_hot(idx) @ r.feature_matrix(), y, members=4, hidden=8, epochs=5,
+                         lr=0.01, weight_decay=0.0, gen=torch.Generator().manual_seed(0))
+    x = torch.as_tensor(r.one_hot(idx) @ r.feature_matrix(), dtype=torch.float32)
+    members = model(x) * model.y_std + model.y_mean
+    with torch.no_grad():
+        plain, bound = model.predict(x), model.predict(x, optimism=2.0, columns=1)
+    torch.testing.assert_close(plain, members.mean(0))
+    torch.testing.assert_close(bound[:, 0], plain[:, 0] - 2.0 * members[:, :, 0].std(0))
+    torch.testing.assert_close(bound[:, 1], plain[:, 1])
 
 
 def test_temperature_anneals_with_finished_trials():
@@ -302,25 +325,26 @@ def test_resume_rebuilds_from_storage(tmp_path):
 
 def test_workers_share_designs_in_flight(tmp_path):
     """Two workers with the same seed (as two ``moo-cosearch run`` processes) on one storage ask
-    before either tells: each sees the other's pending design (27 designs, 20 trials: without
-    it, repeats are certain, the two generators being identical)."""
+    before either tells: each sees the other's pending design (without it, the two generators
+    being identical, both would propose the same design every round)."""
     url = f"sqlite:///{tmp_path}/w.db"
     space = {f"q{i}": CategoricalDistribution([0, 1, 2]) for i in range(3)}
     workers = [optuna.create_study(storage=url, study_name="w", load_if_exists=True,
                                    sampler=EDDSampler(seed=0, n_startup_trials=3))
                for _ in range(2)]
-    for _ in range(10):
+    for _ in range(6):
         asked = [w.ask(space) for w in workers]
         for w, t in zip(workers, asked):
             w.tell(t, float(sum(t.params.values())))
     trials = workers[0].trials
-    assert all(t.state == TrialState.COMPLETE for t in trials) and len(trials) == 20
+    assert all(t.state == TrialState.COMPLETE for t in trials) and len(trials) == 12
     # trials 0 and 1 come from the independent sampler (no search space before a trial
     # completes) and may coincide; every later design is new
     designs = [tuple(sorted(t.params.items())) for t in trials]
-    assert len(set(designs[1:])) == 19
+    assert len(set(designs[1:])) == 11
     # the second worker's model was trained on the first worker's trials too
-    assert info(trials[-1])["n_train"] == 18
+    assert [info(t)["phase"] for t in trials[-2:]] == ["model"] * 2
+    assert info(trials[-1])["n_train"] == 10
 
 
 # ---- a relaxed cost model ---------------------------------------------------------------------
@@ -407,16 +431,16 @@ direction = "minimize"
 def test_cli_run_and_resume(tmp_path, capsys):
     """``moo-cosearch run --sampler edd`` on nb201-edge (default objective set), twice."""
     db = f"sqlite:///{tmp_path}/cli.db"
-    argv = ["run", "--sampler", "edd", "--trials", "6", "--storage", db,
+    argv = ["run", "--sampler", "edd", "--trials", "5", "--storage", db,
             "--out", str(tmp_path / "out"), "-o", "n_startup_trials=3", "-q"]
     assert main(argv) == 0
     assert main(argv) == 0
-    assert "resuming with 6 trials" in capsys.readouterr().out
+    assert "resuming with 5 trials" in capsys.readouterr().out
     (name,) = optuna.get_all_study_names(db)
     trials = optuna.load_study(study_name=name, storage=db).trials
-    assert len(trials) == 12 and all(t.state == TrialState.COMPLETE for t in trials)
+    assert len(trials) == 10 and all(t.state == TrialState.COMPLETE for t in trials)
     phases = [info(t)["phase"] for t in trials[1:]]           # trial 0: independent sampler
-    assert phases == ["startup"] * 2 + ["model"] * 9
+    assert phases == ["startup"] * 2 + ["model"] * 7
 
 
 @pytest.mark.parametrize("space, objectives", [("nahas-mbv2-edge", "cost-only"),

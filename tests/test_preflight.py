@@ -12,7 +12,8 @@ from moo_cosearch.objectives import ObjectivesError
 
 def test_run_with_a_space_the_objective_set_does_not_fit_fails_up_front(tmp_path, capsys):
     db = tmp_path / "s.db"
-    rc = main(["run", "--space", "nahas-mbv2-edge", "--trials", "3", "-q",
+    rc = main(["run", "--space", "nahas-mbv2-edge", "--objectives",
+               "nb201-cifar10-latency-area", "--trials", "3", "-q",
                "--storage", f"sqlite:///{db}", "--out", str(tmp_path / "out")])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1

@@ -178,7 +178,10 @@ def test_percent_is_phi_of_the_robust_z_score():
 
 
 def test_combined_percent_averages_robust_z_scores():
-    raw = np.column_stack([np.exp(np.arange(9.0)), np.arange(9.0), np.arange(9.0)[::-1] ** 2])
+    columns = {"synflow": np.exp(np.arange(9.0)), "naswot": np.arange(9.0),
+               "jacob_cov": np.arange(9.0)[::-1] ** 2, "grad_norm": np.exp(np.arange(9.0) ** 2),
+               "snip": np.exp(-np.arange(9.0))}
+    raw = np.column_stack([columns[n] for n in P.COMBINED])
     ref = P.ProxyReference(P.COMBINED, raw)
     z = ref.z(raw)
     np.testing.assert_allclose(np.median(z, axis=0), 0, atol=1e-12)
@@ -236,3 +239,16 @@ def test_an_objective_set_runs_a_study_on_the_proxy_source(tmp_path, space):
     for t in study.trials:
         assert t.state == optuna.trial.TrialState.COMPLETE, t.user_attrs.get("error")
         assert t.values[0] == pytest.approx(fn(space.design_of(t)))
+
+
+def test_default_source_is_the_combined_proxy_against_the_spaces_random_sample(space):
+    fn = make_accuracy({"source": "proxy", "space": "nb201-edge", "reference_size": 8,
+                        "batch_size": 8})
+    assert fn.proxy == P.DEFAULT_PROXY == "combined"
+    design = space.sample(1, seed=99)[0]
+    ref = P.ProxyReference(P.COMBINED, P.proxy_matrix(space, space.sample(8, seed=0),
+                                                      P.COMBINED, batch_size=8))
+    raw = P.proxy_matrix(space, [design], P.COMBINED, batch_size=8)
+    assert fn(design) == pytest.approx(ref.percent(raw)[0])
+    assert P.proxy_scores(space, [design], "combined", batch_size=8, reference_size=8)[0] \
+        == pytest.approx(ref.combined(raw)[0])

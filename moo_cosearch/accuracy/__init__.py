@@ -14,11 +14,14 @@ from ._registry import (DEFAULT_RANGE, AccuracyFn, AccuracySource, accuracy_rang
                         list_sources, make_accuracy, register_source)
 
 # The built-in sources register themselves on import.
-from . import table, _user, training, fidelity  # noqa: E402,F401  (isort: skip)
+from . import table, _user, training, fidelity, multitask, proxies  # noqa: E402,F401  (isort: skip)
 from .fidelity import NB201MultiFidelity  # noqa: E402
+from .multitask import MultiTaskAccuracy  # noqa: E402
+from .proxies import ProxyAccuracy, proxy_scores  # noqa: E402
 from .table import NB201Table  # noqa: E402
 from .training import TrainedAccuracy  # noqa: E402
 
 __all__ = ["DEFAULT_RANGE", "NETWORK_ATTR", "AccuracyFn", "AccuracySource", "CachedAccuracy",
-           "NB201MultiFidelity", "NB201Table", "TrainedAccuracy", "accuracy_range", "check_spec",
-           "list_sources", "make_accuracy", "register_source"]
+           "MultiTaskAccuracy", "NB201MultiFidelity", "NB201Table", "ProxyAccuracy",
+           "TrainedAccuracy", "accuracy_range", "check_spec", "list_sources", "make_accuracy",
+           "proxy_scores", "register_source"]

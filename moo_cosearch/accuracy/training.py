@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 from ..models import WORKLOADS, build_model, list_model_families
 from ..space import JointSpace, load_space
-from . import _train_data
+from ._train_data import dataset_function, dataset_kind, digits, image_folder, user_datasets
 from ._registry import register_source
 
 if TYPE_CHECKING:
@@ -114,8 +114,8 @@ class TrainedAccuracy:
                 raise ValueError(f"train task picks the network of a multi-task workload "
                                  f"{sorted(WORKLOADS)} (0 or 1) and is left out otherwise; "
                                  f"space {self.space.name!r} ({family}) got task={task!r}")
-        self.kind = _train_data.dataset_kind(dataset)
-        self._function = _train_data.dataset_function(dataset) if self.kind == "function" \
+        self.kind = dataset_kind(dataset)
+        self._function = dataset_function(dataset) if self.kind == "function" \
             else None
         if num_classes is not None:
             if self.kind != "function":
@@ -170,16 +170,16 @@ class TrainedAccuracy:
                 out = probe(torch.zeros(2, 3, self.resolution, self.resolution))
             seg = out.dim() == 4
             if self._function is not None:
-                train, val, n = _train_data.user_datasets(self._function, self.dataset,
+                train, val, n = user_datasets(self._function, self.dataset,
                                                           self.num_classes)
             elif self.kind == "folder":
                 if seg:
                     raise ValueError(f"train dataset {self.dataset!r} is an image folder (one "
                                      f"label per image); a per-pixel network needs a dataset "
                                      f"function returning class maps")
-                train, val, n = _train_data.image_folder(self.dataset, self.resolution)
+                train, val, n = image_folder(self.dataset, self.resolution)
             else:
-                train, val, n = _train_data.digits(self.resolution, segmentation=seg)
+                train, val, n = digits(self.resolution, segmentation=seg)
             self._data = (train, val, n, seg)
         return self._data
 

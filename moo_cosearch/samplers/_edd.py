@@ -12,7 +12,8 @@ its levels (:mod:`._edd_space`, parameters in sorted name order). Per trial, onc
 2. the logits θ are descended for ``n_steps`` Adam steps on the expected loss of Gumbel-softmax
    relaxed designs: EDD's ``Acc_loss · Perf_loss + β · C^(RES − RES_ub)`` generalised to a
    product of normalised objective losses (or a Chebyshev scalarisation) plus an exponential
-   penalty on predicted violations (:mod:`._edd_search`). A ``relaxed_cost`` model (e.g. the
+   penalty on predicted violations and on objectives beyond the reference point
+   (:mod:`._edd_search`). A ``relaxed_cost`` model (e.g. the
    trained MLP surrogate's ``predict_relaxed``) may replace the ensemble for the objectives it
    covers;
 3. a discrete design is drawn from ``softmax(θ / τ)`` with the sampler's seeded generator,
@@ -61,10 +62,14 @@ EDD_KEY = "moo_cosearch:edd"
 RelaxedCost = Callable[[Sequence["torch.Tensor"]], Mapping[str, "torch.Tensor"]]
 
 
-def _positive(**values: float) -> None:
+def _number_above(bound: float, strict: bool, **values: float) -> None:
+    """ValueError unless each value is a finite number ``> bound`` (``>=`` unless strict)."""
     for name, v in values.items():
-        if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
-            raise ValueError(f"{name} must be a positive number, got {v!r}")
+        ok = (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+              and (v > bound if strict else v >= bound))
+        if not ok:
+            rule = f"a number {'>' if strict else '>='} {bound:g}"
+            raise ValueError(f"{name} must be {rule}, got {v!r}")
 
 
 def _at_least(minimum: int, **values: int) -> None:
@@ -92,12 +97,15 @@ class EDDSampler(BaseSampler):
         weights: one non-negative weight per objective (product: exponents ``m · w / sum(w)``,
             so equal weights are EDD's plain product); default: drawn from a flat Dirichlet at
             every trial, so that successive trials aim at different parts of the Pareto front.
-        beta: weight of the constraint penalty ``β · (C ** violation - 1)``.
+        beta: weight of the penalty ``β · (C ** excess - 1)`` on predicted constraint
+            violations and on objectives predicted beyond the reference point.
         penalty_base: ``C``, the base of that penalty (> 1).
         margin: the ideal point lies ``margin`` times the observed range beyond the best value.
         reference_point: in the objectives' own units and directions (``create_study`` passes
-            the objective set's): the nadir of the normalisation, so that the search aims
-            inside the hypervolume box; default: the worst evaluated values.
+            the objective set's): the nadir of the normalisation, and a bound penalised like
+            a constraint, so that the search stays inside the hypervolume box (on
+            ``nahas-mbv2-edge`` latency/area it otherwise chases extremes outside it); default:
+            the worst evaluated values, no bound.
         ensemble_size: MLPs in the predictor ensemble.
         hidden: units of each of their two hidden layers.
         fit_epochs: full-batch AdamW epochs of a cold fit.
@@ -105,8 +113,16 @@ class EDDSampler(BaseSampler):
         fit_lr: AdamW learning rate of the fits.
         weight_decay: AdamW weight decay of the fits.
         max_levels: levels of an int / float parameter with more grid points (or unstepped).
+        optimism: the objectives' predictions are the ensemble mean less ``optimism`` times
+            the members' standard deviation (0: the mean, EDD's plain descent). On the
+            single-objective ``nb201-nahas-reward-hard``, whose reward the ensemble ranks
+            poorly (Kendall tau ~0.2 at 150 trials), 2 lifts the median best reward after 150
+            trials from 92.7 to 93.7 (seeds 0-2; seeds 3-6: 92.9 to 93.7); on the
+            multi-objective set it costs hypervolume (``nb201-edge``, 300 trials, seeds 0-2:
+            2660 at 1 vs 2682 at 0).
         resample_tries: discrete draws per trial while they repeat an evaluated or pending
-            design (then single-parameter changes of the first draw are tried).
+            design (then changes of 1, 2, ... parameters of the first draw, then uniform
+            draws).
         relaxed_cost: optional differentiable cost model (:data:`RelaxedCost`), e.g. a trained
             ``Surrogate.predict_relaxed``; it replaces the ensemble for ``relaxed_objectives``.
         relaxed_objectives: the objectives ``relaxed_cost`` predicts, by metric name
@@ -132,7 +148,8 @@ class EDDSampler(BaseSampler):
                  reference_point: Sequence[float] | None = None, ensemble_size: int = 5,
                  hidden: int = 64, fit_epochs: int = 300, refit_epochs: int = 60,
                  fit_lr: float = 0.01, weight_decay: float = 1e-3, max_levels: int = 16,
-                 resample_tries: int = 20, relaxed_cost: RelaxedCost | None = None,
+                 optimism: float = 0.0, resample_tries: int = 20,
+                 relaxed_cost: RelaxedCost | None = None,
                  relaxed_objectives: Sequence[str] | None = None,
                  relaxed_params: Sequence[str] | None = None,
                  ordered: Mapping[str, bool] | None = None, torch_threads: int = 1,
@@ -143,18 +160,15 @@ class EDDSampler(BaseSampler):
                   refit_epochs=refit_epochs, resample_tries=resample_tries,
                   torch_threads=torch_threads)
         _at_least(2, max_levels=max_levels)
-        _positive(lr=lr, tau_start=tau_start, tau_end=tau_end, margin=margin, fit_lr=fit_lr)
+        _number_above(0, True, lr=lr, tau_start=tau_start, tau_end=tau_end, margin=margin,
+                      fit_lr=fit_lr)
+        _number_above(0, False, beta=beta, weight_decay=weight_decay, optimism=optimism)
+        _number_above(1, True, penalty_base=penalty_base)
         if tau_end > tau_start:
             raise ValueError(f"tau_end ({tau_end}) must not exceed tau_start ({tau_start})")
         if scalarisation not in SCALARISATIONS:
             raise ValueError(f"scalarisation must be one of {list(SCALARISATIONS)}, "
                              f"got {scalarisation!r}")
-        if not (math.isfinite(beta) and beta >= 0):
-            raise ValueError(f"beta must be a non-negative number, got {beta!r}")
-        if not (math.isfinite(penalty_base) and penalty_base > 1):
-            raise ValueError(f"penalty_base must be a number > 1, got {penalty_base!r}")
-        if not (math.isfinite(weight_decay) and weight_decay >= 0):
-            raise ValueError(f"weight_decay must be a non-negative number, got {weight_decay!r}")
         if weights is not None:
             w = [float(v) for v in weights]
             if not w or any(not math.isfinite(v) or v < 0 for v in w) or sum(w) <= 0:
@@ -188,6 +202,7 @@ class EDDSampler(BaseSampler):
                          weight_decay=weight_decay)
         self._epochs = (fit_epochs, refit_epochs)
         self._max_levels = max_levels
+        self._optimism = float(optimism)
         self._tries = resample_tries
         self._relaxed_cost = relaxed_cost
         self._relaxed_objectives = list(relaxed_objectives or [])
@@ -237,17 +252,15 @@ class EDDSampler(BaseSampler):
         # trials after the previous proposal is stored, and share the generator.
         with self._lock:
             relax = Relaxation(search_space, self._ordered, self._max_levels)
-            names = set(relax.names)
             trials = study.get_trials(deepcopy=False)
             finished = [t for t in trials if t.state.is_finished()]
-            done = [t for t in trials if t.state == TrialState.COMPLETE and names <= t.params.keys()
-                    and t.values is not None
-                    and all(math.isfinite(v) for v in t.values)
+            done = [t for t in trials if t.state == TrialState.COMPLETE and t.values is not None
+                    and relax.covers(t.params) and all(math.isfinite(v) for v in t.values)
                     and all(math.isfinite(c) for c in t.constraints.values())]
-            designs = [t.params for t in finished if names <= t.params.keys()]
+            designs = [t.params for t in finished if relax.covers(t.params)]
             designs += [p for t in trials if t.state == TrialState.RUNNING
                         and t.number != trial.number
-                        for p in [_pending_params(t)] if names <= p.keys()]
+                        for p in [_pending_params(t)] if relax.covers(p)]
             seen = {r.tobytes() for r in relax.indices(designs)}
             tau = self.temperature(len(finished))
             if len(done) < max(self._n_startup, 2):
@@ -351,7 +364,7 @@ class EDDSampler(BaseSampler):
         covered = self._covered(study, relax)
 
         def predict(probs: "torch.Tensor") -> "tuple[torch.Tensor, torch.Tensor]":
-            out = model.predict(probs[:, mask] @ feat_t)
+            out = model.predict(probs[:, mask] @ feat_t, self._optimism, m)
             z, v = out[:, :m], torch.expm1(torch.relu(out[:, m:]))
             if covered:
                 mats = [probs[:, j, :relax.sizes[j]] for j in covered[0]]

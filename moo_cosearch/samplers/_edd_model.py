@@ -108,9 +108,19 @@ class Ensemble:
         h = torch.nn.functional.silu(torch.bmm(h, w2) + b2)
         return torch.bmm(h, w3) + b3
 
-    def predict(self, x: "torch.Tensor") -> "torch.Tensor":
-        """(n, n_out) ensemble-mean predictions in target units, differentiable in ``x``."""
-        return self(x).mean(0) * self.y_std + self.y_mean
+    def predict(self, x: "torch.Tensor", optimism: float = 0.0,
+                columns: int = 0) -> "torch.Tensor":
+        """(n, n_out) ensemble-mean predictions in target units, differentiable in ``x``; the
+        first ``columns`` (the objectives' loss forms) less ``optimism`` times the members'
+        standard deviation (a lower confidence bound: uncertain designs look better)."""
+        import torch
+
+        out = self(x) * self.y_std + self.y_mean
+        mean = out.mean(0)
+        if not (optimism and columns and len(out) > 1):
+            return mean
+        bound = mean[:, :columns] - optimism * out[:, :, :columns].std(0)
+        return torch.cat([bound, mean[:, columns:]], dim=1)
 
 
 class Adam:

@@ -17,7 +17,10 @@ trials:
   sum_i w_i l_i``;
 - plus ``β · sum_j (C ** min(v_j, 10) - 1)`` over the predicted constraint violations
   ``v_j >= 0`` (zero where a constraint is predicted to hold; the exponent is capped so the
-  penalty stays finite).
+  penalty stays finite) and over ``l_i - 1 > 0`` for the objectives whose nadir is the
+  reference point: like EDD's resource bound ``RES_ub``, the reference point bounds the search
+  to the box where a design adds hypervolume (a scalarisation with a small weight on an
+  objective otherwise chases the other objective's extreme far outside it).
 
 :func:`optimise_logits` descends the expected loss over ``samples`` Gumbel-softmax draws
 ``softmax((θ + g) / τ)`` per step (Adam, from ``θ = 0``); :func:`sample_rows` then draws
@@ -50,6 +53,7 @@ class Scalariser:
 
     ideal: np.ndarray
     nadir: np.ndarray
+    bounded: np.ndarray
     weights: np.ndarray
     kind: str
     beta: float
@@ -63,33 +67,36 @@ class Scalariser:
         Z = targets.Z
         rows = targets.feasible if targets.feasible.any() else np.ones(len(Z), dtype=bool)
         best = Z[rows].min(axis=0)
-        nadir = Z.max(axis=0)
+        bounded = np.zeros(len(best), dtype=bool)
         if reference is not None:
-            nadir = np.where(np.isfinite(reference) & (reference > best), reference, nadir)
+            bounded = np.isfinite(reference) & (reference > best)
+        nadir = np.where(bounded, reference if reference is not None else 0.0, Z.max(axis=0))
         span = nadir - best
         span = np.where(span > 0, span, np.maximum(np.abs(best), 1.0) * 0.1)
-        return cls(ideal=best - margin * span, nadir=best + span, weights=weights, kind=kind,
-                   beta=beta, base=base)
+        return cls(ideal=best - margin * span, nadir=best + span, bounded=bounded,
+                   weights=weights, kind=kind, beta=beta, base=base)
 
     def normalised(self, z: "torch.Tensor") -> "torch.Tensor":
-        """``l`` (S, m) of loss forms ``z`` (S, m), floored at ``1e-3``."""
+        """``l`` (S, m) of loss forms ``z`` (S, m), not floored."""
         import torch
 
         ideal = torch.as_tensor(self.ideal, dtype=z.dtype)
         nadir = torch.as_tensor(self.nadir, dtype=z.dtype)
-        return torch.clamp((z - ideal) / (nadir - ideal), min=_FLOOR)
+        return (z - ideal) / (nadir - ideal)
 
     def __call__(self, z: "torch.Tensor", v: "torch.Tensor") -> "torch.Tensor":
         import torch
 
-        lo = self.normalised(z)
+        norm = self.normalised(z)
+        lo = torch.clamp(norm, min=_FLOOR)
         w = torch.as_tensor(self.weights, dtype=z.dtype)
         if self.kind == "product":
             loss = torch.exp((torch.log(lo) * (w * len(w))).sum(-1))
         else:
             loss = (lo * w).max(-1).values + 0.05 * (lo * w).sum(-1)
-        if v.shape[-1]:
-            expo = torch.clamp(v, min=0.0, max=_MAX_EXPONENT)
+        excess = torch.cat([v, norm[:, torch.as_tensor(self.bounded)] - 1.0], dim=-1)
+        if excess.shape[-1]:
+            expo = torch.clamp(excess, min=0.0, max=_MAX_EXPONENT)
             loss = loss + self.beta * (torch.pow(self.base, expo) - 1.0).sum(-1)
         return loss
 

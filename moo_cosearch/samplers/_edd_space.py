@@ -117,6 +117,20 @@ class Relaxation:
             levels, v = np.log(levels), math.log(v)
         return int(np.argmin(np.abs(levels - v)))
 
+    def covers(self, params: Mapping[str, Any]) -> bool:
+        """Whether ``params`` gives every parameter a value of its distribution (a trial of a
+        dynamic search space may not)."""
+        for p in self.params:
+            if p.name not in params:
+                return False
+            value = params[p.name]
+            if isinstance(p.dist, CategoricalDistribution):
+                if value not in p.dist.choices:
+                    return False
+            elif not p.dist.low <= value <= p.dist.high:  # type: ignore[attr-defined]
+                return False
+        return True
+
     def indices(self, params_list: Sequence[Mapping[str, Any]]) -> np.ndarray:
         """(n, n_params) level indices of parameter dicts (nearest level for numbers)."""
         out = np.zeros((len(params_list), len(self.params)), dtype=np.int64)
