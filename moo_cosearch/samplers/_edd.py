@@ -34,16 +34,15 @@ from __future__ import annotations
 
 import json
 import math
-import threading
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import numpy as np
 from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler, RandomSampler
-from optuna.search_space import IntersectionSearchSpace
 from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
 
+from ._base import RelativeSampler
 from . import _require_modules, check_options, register_sampler
 from ._edd_search import SCALARISATIONS
 from ._edd_space import Relaxation
@@ -78,7 +77,7 @@ def _at_least(minimum: int, **values: int) -> None:
             raise ValueError(f"{name} must be an integer >= {minimum}, got {v!r}")
 
 
-class EDDSampler(BaseSampler):
+class EDDSampler(RelativeSampler):
     """EDD-style differentiable co-search as an Optuna sampler (see the module docstring).
 
     Args:
@@ -188,7 +187,6 @@ class EDDSampler(BaseSampler):
                              f"got {relaxed_objectives!r}")
         if relaxed_params is not None and relaxed_cost is None:
             raise ValueError("relaxed_params needs relaxed_cost")
-        self._lock = threading.Lock()
         self._rng = np.random.default_rng(seed)
         self._n_startup = n_startup_trials
         self._n_steps, self._lr, self._n_gumbel = n_steps, lr, n_gumbel
@@ -209,40 +207,13 @@ class EDDSampler(BaseSampler):
         self._relaxed_params = None if relaxed_params is None else list(relaxed_params)
         self._ordered = None if ordered is None else dict(ordered)
         self._threads = torch_threads
-        self._independent = independent_sampler or RandomSampler(seed=seed)
-        self._search_space = IntersectionSearchSpace()
+        super().__init__(independent_sampler or RandomSampler(seed=seed))
         self._warm: tuple[tuple, "Ensemble"] | None = None  # (shape key, last ensemble)
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        del state["_lock"]  # a lock does not pickle; each copy gets its own
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
 
     # -- BaseSampler ------------------------------------------------------------------------
     def reseed_rng(self) -> None:
         self._rng = np.random.default_rng()
         self._independent.reseed_rng()
-
-    def infer_relative_search_space(self, study: Study,
-                                    trial: FrozenTrial) -> dict[str, BaseDistribution]:
-        return {name: dist for name, dist in self._search_space.calculate(study).items()
-                if not dist.single()}
-
-    def sample_independent(self, study: Study, trial: FrozenTrial, param_name: str,
-                           param_distribution: BaseDistribution) -> Any:
-        return self._independent.sample_independent(study, trial, param_name,
-                                                     param_distribution)
-
-    def before_trial(self, study: Study, trial: FrozenTrial) -> None:
-        self._independent.before_trial(study, trial)
-
-    def after_trial(self, study: Study, trial: FrozenTrial, state: TrialState,
-                    values: Sequence[float] | None) -> None:
-        self._independent.after_trial(study, trial, state, values)
 
     def sample_relative(self, study: Study, trial: FrozenTrial,
                         search_space: dict[str, BaseDistribution]) -> dict[str, Any]:

@@ -54,19 +54,19 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler, RandomSampler
-from optuna.search_space import IntersectionSearchSpace
 from optuna.storages import InMemoryStorage
 from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
+
+from ._base import RelativeSampler
 
 if TYPE_CHECKING:
     from ._pymoo_run import Observation, Replay
@@ -88,7 +88,7 @@ class _Run:
     told: list[list] = field(default_factory=list)
 
 
-class PymooSampler(BaseSampler):
+class PymooSampler(RelativeSampler):
     """A pymoo algorithm run through ask and tell on a study's trials (module docstring).
 
     Args:
@@ -129,9 +129,8 @@ class PymooSampler(BaseSampler):
         self._n_offsprings = n_off
         self._n_neighbors = k
         self._ordered = None if ordered is None else dict(ordered)
-        self._random = RandomSampler(seed=seed)
-        self._search_space = IntersectionSearchSpace()
-        self._lock = threading.Lock()
+        # generation 0, and parameters outside the relative search space: random
+        super().__init__(RandomSampler(seed=seed))
         self._run: _Run | None = None
         prefix = f"moo_cosearch:pymoo-{algorithm}:p{population_size}o{n_off}"
         self._gen_key = f"{prefix}:generation"
@@ -139,35 +138,13 @@ class PymooSampler(BaseSampler):
         self._members_key = f"{prefix}:members:"
 
     def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        del state["_lock"]  # a lock does not pickle; each copy gets its own
+        state = super().__getstate__()
         state["_run"] = None  # a cache: a copy replays the algorithm from the study
         return state
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
-
     # -- BaseSampler ------------------------------------------------------------------------
     def reseed_rng(self) -> None:
-        self._random.reseed_rng()
-
-    def infer_relative_search_space(self, study: Study,
-                                    trial: FrozenTrial) -> dict[str, BaseDistribution]:
-        return {name: dist for name, dist in self._search_space.calculate(study).items()
-                if not dist.single()}
-
-    def sample_independent(self, study: Study, trial: FrozenTrial, param_name: str,
-                           param_distribution: BaseDistribution) -> Any:
-        # Generation 0, and parameters outside the relative search space: random.
-        return self._random.sample_independent(study, trial, param_name, param_distribution)
-
-    def before_trial(self, study: Study, trial: FrozenTrial) -> None:
-        self._random.before_trial(study, trial)
-
-    def after_trial(self, study: Study, trial: FrozenTrial, state: TrialState,
-                    values: Sequence[float] | None) -> None:
-        self._random.after_trial(study, trial, state, values)
+        self._independent.reseed_rng()
 
     def sample_relative(self, study: Study, trial: FrozenTrial,
                         search_space: dict[str, BaseDistribution]) -> dict[str, Any]:

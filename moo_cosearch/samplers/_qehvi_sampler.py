@@ -25,17 +25,16 @@ pending design, and recorded too (:data:`~._qehvi_data.STARTUP_KEY`).
 from __future__ import annotations
 
 import json
-import threading
 import time
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler, RandomSampler
-from optuna.search_space import IntersectionSearchSpace
 from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
+from ._base import RelativeSampler
 from ._encoding import Encoder
 from ._qehvi_data import PARAMS_KEY, STARTUP_KEY, observations, pending_params
 from ._qehvi_pool import Prescreen, candidate_pool, row_keys
@@ -48,7 +47,7 @@ if TYPE_CHECKING:
 __all__ = ["QEHVISampler"]
 
 
-class QEHVISampler(BaseSampler):
+class QEHVISampler(RelativeSampler):
     """Multi-objective Bayesian optimisation with (noisy) expected hypervolume improvement.
 
     Args:
@@ -104,7 +103,6 @@ class QEHVISampler(BaseSampler):
                  device: str | None = None, torch_threads: int = 1,
                  independent_sampler: BaseSampler | None = None,
                  startup_tries: int = 100) -> None:
-        self._lock = threading.Lock()
         self._startup_designs: dict[int, dict[str, Any]] = {}  # trial id -> start-up design
         self._startup_tries = max(1, startup_tries)
         self._rng = np.random.default_rng(seed)
@@ -128,31 +126,16 @@ class QEHVISampler(BaseSampler):
         self._prescreen = prescreen
         self._device = device
         self._threads = torch_threads
-        self._independent = independent_sampler or RandomSampler(seed=seed)
-        self._search_space = IntersectionSearchSpace()
+        super().__init__(independent_sampler or RandomSampler(seed=seed))
         self._hyper = None  # GPHypers of the last fit: the warm start of the next
         self._hyper_key: tuple | None = None
         self._fits_since = 0
         self.last_timing: dict[str, float] = {}
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        del state["_lock"]  # a lock does not pickle; each copy gets its own
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
-
     # -- BaseSampler ------------------------------------------------------------------------
     def reseed_rng(self) -> None:
         self._rng = np.random.default_rng()
         self._independent.reseed_rng()
-
-    def infer_relative_search_space(self, study: Study,
-                                    trial: FrozenTrial) -> dict[str, BaseDistribution]:
-        return {name: dist for name, dist in self._search_space.calculate(study).items()
-                if not dist.single()}
 
     def sample_independent(self, study: Study, trial: FrozenTrial, param_name: str,
                            param_distribution: BaseDistribution) -> Any:
@@ -163,9 +146,6 @@ class QEHVISampler(BaseSampler):
                 return value
         return self._independent.sample_independent(study, trial, param_name,
                                                     param_distribution)
-
-    def before_trial(self, study: Study, trial: FrozenTrial) -> None:
-        self._independent.before_trial(study, trial)
 
     def after_trial(self, study: Study, trial: FrozenTrial, state: TrialState,
                     values: Sequence[float] | None) -> None:

@@ -3,17 +3,16 @@
 
 from __future__ import annotations
 
-import threading
 import warnings
 from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler, RandomSampler
-from optuna.search_space import IntersectionSearchSpace
 from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
 
+from ._base import RelativeSampler
 from ._scalarise import check_scalarisation
 
 if TYPE_CHECKING:
@@ -34,7 +33,7 @@ _SAMPLE, _UPDATE, _INIT = 0, 1, 2   # seed-sequence tags of the three random str
 _UNREADABLE_TRIES = 3               # samples that wait for an unreadable stored state
 
 
-class ReinforceSampler(BaseSampler):
+class ReinforceSampler(RelativeSampler):
     """RL controller trained by REINFORCE (the design: :mod:`._rl`).
 
     Args:
@@ -100,9 +99,7 @@ class ReinforceSampler(BaseSampler):
         self._penalty = float(penalty)
         self._bins = int(bins)
         self._base = self._draw_base(seed)
-        self._independent = independent_sampler or RandomSampler(seed=seed)
-        self._search_space = IntersectionSearchSpace()
-        self._lock = threading.Lock()
+        super().__init__(independent_sampler or RandomSampler(seed=seed))
         self._warned = False
         self._space: ActionSpace | None = None
         self.policy: Any = None
@@ -126,23 +123,6 @@ class ReinforceSampler(BaseSampler):
     def reseed_rng(self) -> None:
         self._base = self._draw_base(None)
         self._independent.reseed_rng()
-
-    def infer_relative_search_space(self, study: Study,
-                                    trial: FrozenTrial) -> dict[str, BaseDistribution]:
-        return {name: dist for name, dist in self._search_space.calculate(study).items()
-                if not dist.single()}
-
-    def sample_independent(self, study: Study, trial: FrozenTrial, param_name: str,
-                           param_distribution: BaseDistribution) -> Any:
-        return self._independent.sample_independent(study, trial, param_name,
-                                                    param_distribution)
-
-    def before_trial(self, study: Study, trial: FrozenTrial) -> None:
-        self._independent.before_trial(study, trial)
-
-    def after_trial(self, study: Study, trial: FrozenTrial, state: TrialState,
-                    values: Sequence[float] | None) -> None:
-        self._independent.after_trial(study, trial, state, values)
 
     def sample_relative(self, study: Study, trial: FrozenTrial,
                         search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
