@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
+from ._cli_compare import add_parsers as add_compare_parsers
 from ._cli_surrogate import add_parsers, positive_int
 from .space import VIEWS
 from .storage import DEFAULT_HEARTBEAT_S
@@ -392,6 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(func=_cmd_dashboard)
 
     add_parsers(sub)
+    add_compare_parsers(sub)
     return p
 
 
