@@ -329,8 +329,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="accuracy source replacing the objective set's: table (NAS-Bench-201), "
                         "proxy or proxy:NAME (zero-cost proxy), train (short training)")
     r.add_argument("--pruner", choices=PRUNERS, default="none",
-                   help="Optuna pruner for accuracy sources that report each epoch (train, "
-                        "nb201-mf; single-objective sets)")
+                   help="Optuna pruner for accuracy sources that report each epoch: train "
+                        "and nb201-mf, in single-objective sets")
     r.add_argument("--backend", default=None,
                    help="cost backend overriding the objective set's, e.g. surrogate:PATH "
                         "(see `moo-cosearch backends`)")

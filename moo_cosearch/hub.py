@@ -24,11 +24,10 @@ is the objective set's, in minimisation form, for ``optuna``'s hypervolume.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from .objectives import Objective, ObjectiveSet, list_objectives, load_objectives, make_objective
-from .space import JointSpace, list_spaces, load_space
+from .space import JointSpace, load_space
 
 if TYPE_CHECKING:
     import optuna
@@ -123,28 +122,11 @@ class Problem:
         return values[0] if len(values) == 1 else values
 
 
-@lru_cache(maxsize=None)
-def _fits(space_name: str, objectives_name: str) -> bool:
-    """Whether the objective set's cost model and accuracy source evaluate the space (one
-    sample design evaluated with errors raised, :meth:`Objective.preflight`); slow backends
-    are taken only with the space the objective set names."""
-    objectives = load_objectives(objectives_name)
-    if objectives.space == space_name:
-        return True
-    try:
-        objective = make_objective(load_space(space_name), objectives)
-        if getattr(objective.cost, "slow", False):
-            return False
-        objective.preflight()
-    except (ValueError, ImportError):
-        return False
-    return True
-
-
 def list_problems() -> list[str]:
-    """``"<space>/<objective set>"`` for every built-in pair that evaluates (each objective
-    set with the space it names, and every other built-in space it fits)."""
-    return [f"{s}/{o}" for o in list_objectives() for s in list_spaces() if _fits(s, o)]
+    """``"<space>/<objective set>"`` for every built-in objective set, with the space it names
+    (any other pair a set fits loads with :func:`load_problem` too)."""
+    return [f"{load_objectives(o).space}/{o}" for o in list_objectives()
+            if load_objectives(o).space is not None]
 
 
 def load_problem(name: str) -> Problem:

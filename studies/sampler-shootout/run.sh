@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The sampler shootout on nb201-edge x nb201-cifar10-latency-area (see README.md).
+# Resumable: run it again after an interruption and each comparison continues from its
+# studies.log. Needs `moo-cosearch` on PATH (pip install -c constraints.txt -e .).
+set -euo pipefail
+cd "$(dirname "$0")"
+export OMP_NUM_THREADS=1
+# every registered sampler but the three GP-based ones, 5 seeds x 300 evaluated trials
+moo-cosearch compare --samplers edd,fixed-hw,hw-then-nas,nsga2,nsga3,phase,ppo,pymoo-agemoea,pymoo-moead,pymoo-nsga2,pymoo-nsga3,pymoo-smsemoa,random,reinforce,tpe \
+    --seeds 5 --trials 300 --workers 2 --out 300-trials
+# every registered sampler, GP-based ones included, 5 seeds x 50 evaluated trials
+moo-cosearch compare --samplers all --seeds 5 --trials 50 --workers 2 --out 50-trials
