@@ -398,6 +398,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _terminate(signum: int, frame: Any) -> None:
+    from .worker import STOP
+
+    STOP.set()            # stops the worker even if a library absorbs the interrupt
     raise KeyboardInterrupt
 
 
@@ -408,7 +411,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return e.code if isinstance(e.code, int) else 2
     signal.signal(signal.SIGTERM, _terminate)    # like Ctrl-C: the running trial is closed
     try:
-        return args.func(args)
+        status = args.func(args)
+        if getattr(args, "command", "") == "run":
+            from .worker import STOP
+
+            if STOP.is_set():
+                raise KeyboardInterrupt
+        return status
     except (CLIError, ValueError, OSError, ImportError) as e:
         print(f"moo-cosearch {args.command}: {e}", file=sys.stderr)
         return 2

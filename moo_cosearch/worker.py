@@ -15,6 +15,7 @@ storage (PostgreSQL across machines, SQLite or ``journal:`` on one machine). Eac
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
@@ -29,8 +30,12 @@ from .study import Joined, default_study_name, join_study
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["DEFAULT_OBJECTIVES", "DEFAULT_SPACE", "Prepared", "RunConfig", "WorkerResult",
-           "prepare", "run_worker"]
+__all__ = ["DEFAULT_OBJECTIVES", "DEFAULT_SPACE", "STOP", "Prepared", "RunConfig",
+           "WorkerResult", "prepare", "run_worker"]
+
+#: Set (by the CLI's SIGTERM handler) to stop every worker of this process after its
+#: running trial, even where the interrupt itself was absorbed by a library.
+STOP = threading.Event()
 
 DEFAULT_SPACE = "nb201-edge"
 DEFAULT_OBJECTIVES = "nb201-cifar10-latency-area"
@@ -172,6 +177,8 @@ def run_worker(config: RunConfig | Prepared, *, worker: "int | str | None" = Non
                 study.stop()
         if callback is not None:
             callback(study, trial)
+        if STOP.is_set():
+            study.stop()
 
     start = time.perf_counter()
     import warnings
@@ -185,7 +192,8 @@ def run_worker(config: RunConfig | Prepared, *, worker: "int | str | None" = Non
         if c.batch == 1:
             study.optimize(objective, callbacks=[count])
         else:
-            while not gate.done and (c.trials is None or evaluated < c.trials):
+            while not gate.done and not STOP.is_set() and (c.trials is None
+                                                           or evaluated < c.trials):
                 n = c.batch if c.trials is None else min(c.batch, c.trials - evaluated)
                 for trial in objective.run_batch(study, n):
                     count(study, trial)

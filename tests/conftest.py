@@ -85,10 +85,13 @@ def postgres_server() -> str:
 @pytest.fixture
 def postgres_url(postgres_server, request) -> str:
     """A fresh database on :func:`postgres_server` for one test."""
+    import hashlib
     import re
 
     sys.path.insert(0, str(Path(__file__).parent))
     from pg_server import create_database
 
-    name = "t_" + re.sub(r"[^a-z0-9]+", "_", request.node.name.lower())[:50]
+    # one database per test (parametrised ids made unique by a hash: names are cut at 63)
+    digest = hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:10]
+    name = f"t_{digest}_" + re.sub(r"[^a-z0-9]+", "_", request.node.name.lower())[:40]
     return create_database(postgres_server, name)

@@ -96,7 +96,8 @@ def _run(tmp_path, pruner: optuna.pruners.BasePruner, n_trials: int = 120, seed:
     """A seeded random-sampler study (the designs do not depend on the pruner, so every
     pruner sees the same sequence) maximising nb201-mf accuracy; (study, source)."""
     obj = make_objective(SPACE, _objective_set(tmp_path))
-    study = optuna.create_study(direction="maximize", pruner=pruner,
+    # a fixed name: Hyperband assigns brackets by hashing the study name
+    study = optuna.create_study(direction="maximize", pruner=pruner, study_name="mf",
                                 sampler=optuna.samplers.RandomSampler(seed=seed))
     study.optimize(obj, n_trials=n_trials)
     return study, obj.accuracy.fn
