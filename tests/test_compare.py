@@ -121,7 +121,7 @@ def test_killed_run_resumes_to_the_exact_budget(tmp_path):
     proc = subprocess.Popen([sys.executable, "-c", script], env={**os.environ,
                                                                   "OMP_NUM_THREADS": "1"})
     deadline = time.time() + 40
-    while time.time() < deadline and (not log.exists() or log.read_bytes().count(b"\n") < 15):
+    while time.time() < deadline and (not log.exists() or log.read_bytes().count(b"\n") < 25):
         time.sleep(0.2)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
@@ -130,7 +130,7 @@ def test_killed_run_resumes_to_the_exact_budget(tmp_path):
     Path(f"{log}.lock").unlink(missing_ok=True)
     storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(log)))
     kept = optuna.load_study(study_name="k", storage=storage).trials
-    assert len(kept) >= 10 and all(t.state.is_finished() for t in kept)   # nothing half-written
+    assert len(kept) >= 5 and all(t.state.is_finished() for t in kept)   # nothing half-written
     budget = len(kept) + 7
     outcome = run_one(RunConfig(sampler="nsga2", seed=0, storage=f"journal:{log}",
                                 trials=None, budget=budget, study_name="k"), budget)
