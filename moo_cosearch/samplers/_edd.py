@@ -46,6 +46,7 @@ from ._base import RelativeSampler
 from . import _require_modules, check_options, register_sampler
 from ._edd_search import SCALARISATIONS
 from ._edd_space import Relaxation
+from ._scalarise import check_weights
 
 if TYPE_CHECKING:
     import torch
@@ -168,11 +169,7 @@ class EDDSampler(RelativeSampler):
         if scalarisation not in SCALARISATIONS:
             raise ValueError(f"scalarisation must be one of {list(SCALARISATIONS)}, "
                              f"got {scalarisation!r}")
-        if weights is not None:
-            w = [float(v) for v in weights]
-            if not w or any(not math.isfinite(v) or v < 0 for v in w) or sum(w) <= 0:
-                raise ValueError(f"weights must be non-negative finite numbers, not all zero, "
-                                 f"got {list(weights)!r}")
+        check_weights(weights)
         if reference_point is not None and not all(
                 isinstance(v, (int, float)) and math.isfinite(v) for v in reference_point):
             raise ValueError(f"reference_point must be finite numbers, got {reference_point!r}")

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     import optuna
     from optuna.trial import FrozenTrial
 
-__all__ = ["SCALARISATIONS", "check_scalarisation", "rewards"]
+__all__ = ["SCALARISATIONS", "check_scalarisation", "check_weights", "rewards"]
 
 SCALARISATIONS = ("chebyshev", "weighted")
 
@@ -36,6 +36,12 @@ def check_scalarisation(scalarisation: str, weights: Sequence[float] | None) -> 
     if scalarisation not in SCALARISATIONS:
         raise ValueError(f"scalarisation must be one of {list(SCALARISATIONS)}, "
                          f"got {scalarisation!r}")
+    check_weights(weights)
+
+
+def check_weights(weights: Sequence[float] | None) -> None:
+    """ValueError unless ``weights`` (when given) are non-negative finite numbers, not all
+    zero."""
     if weights is not None:
         w = [float(v) for v in weights]
         if not w or any(not math.isfinite(v) or v < 0 for v in w) or sum(w) <= 0:
