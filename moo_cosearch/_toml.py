@@ -25,7 +25,7 @@ def read_declaration(name_or_path: str | Path, package: str, what: str,
     """Parse a built-in declaration by name or a TOML file by path.
 
     Args:
-        name_or_path: a built-in name, or a path (anything ending in .toml or existing).
+        name_or_path: a built-in name, or a path (anything ending in .toml, or a file).
         package: the package holding the built-in files.
         what: what the file declares, for messages (``"space"``, ``"objective set"``).
         error: the exception type to raise.
@@ -34,7 +34,7 @@ def read_declaration(name_or_path: str | Path, package: str, what: str,
         (parsed TOML, source label for messages).
     """
     path = Path(name_or_path)
-    if path.suffix == ".toml" or path.exists():
+    if path.suffix == ".toml" or path.is_file():  # a folder never shadows a built-in name
         try:
             text, source = path.read_text(), str(path)
         except OSError as e:

@@ -38,3 +38,14 @@ def test_accuracy_flag_swaps_the_source(tmp_path, capsys):
     out = capsys.readouterr().out
     assert rc == 0, out
     assert "nb201-cifar10-latency-area--acc-proxy-synflow" in out
+
+
+def test_a_folder_named_like_a_built_in_does_not_shadow_it(tmp_path, monkeypatch):
+    """(`compare --out nb201-edge` makes such a folder in the working directory)."""
+    from moo_cosearch.space import load_space
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "nb201-edge").mkdir()
+    (tmp_path / "nb201-cifar10-latency-area").mkdir()
+    assert load_space("nb201-edge").name == "nb201-edge"
+    assert load_objectives("nb201-cifar10-latency-area").space == "nb201-edge"
