@@ -123,15 +123,36 @@ def _ecdf_block(names: Sequence[str], metrics: Mapping[tuple[str, int], dict],
         if not hv:
             continue
         curves[name] = ecdf(hv, absolute, budget)
-        reached = {}
-        for f, target in zip(fractions, absolute):
-            ks = [evaluations_to_target(h, target) for h in hv]
-            med = float(np.median([np.inf if k is None else k for k in ks]))
-            reached[f"{f:g}"] = {"runs_reached": sum(k is not None for k in ks),
-                                 "median_evaluations": med if np.isfinite(med) else None}
-        per_sampler[name] = {"final": float(curves[name][-1]), "targets": reached}
+        per_sampler[name] = {"final": float(curves[name][-1]),
+                             "targets": {f"{f:g}": _to_target(hv, target)
+                                         for f, target in zip(fractions, absolute)}}
     return {"fractions": list(fractions), "best_hv": best, "absolute": absolute,
             "samplers": per_sampler}, curves
+
+
+def _to_target(curves: Sequence[Sequence[float]], target: float) -> dict[str, Any]:
+    """How many runs reach ``target`` and the median evaluations they need (None when half
+    of the runs or more never reach it)."""
+    ks = [evaluations_to_target(h, target) for h in curves]
+    med = float(np.median([np.inf if k is None else k for k in ks]))
+    return {"runs_reached": sum(k is not None for k in ks),
+            "median_evaluations": med if np.isfinite(med) else None}
+
+
+def _to_match(names: Sequence[str], metrics: Mapping[tuple[str, int], dict],
+              rows: Sequence[dict], finals: Mapping[str, Sequence[float]]
+              ) -> dict[str, dict[str, dict[str, Any]]]:
+    """Samples to match: for every ordered pair (A, B), the evaluations A's runs need to reach
+    the median final hypervolume of B's (NAHAS's "joint search needs 2x fewer samples" reads
+    as row joint, column phase, against the budget)."""
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for a in names:
+        hv = [metrics[(r["sampler"], r["seed"])]["hv"] for r in rows
+              if r["sampler"] == a and r["complete"]]
+        if hv:
+            out[a] = {b: {"target_hv": float(np.median(finals[b])), **_to_target(
+                hv, float(np.median(finals[b])))} for b in names if b != a and finals.get(b)}
+    return out
 
 
 def _references(prepared: "Prepared", ref: np.ndarray, front: Sequence
@@ -179,6 +200,7 @@ def build(*, prepared: "Prepared", plan: Sequence[tuple[str, int, "RunConfig"]],
               for n in names}
     tests = pairwise_tests({n: v for n, v in finals.items() if v})
     ecdf_summary, ecdf_curves = _ecdf_block(names, metrics, rows, targets, budget)
+    ecdf_summary["to_match"] = _to_match(names, metrics, rows, finals)
     labelled = {f"{k[0]}\x00{k[1]}": s for k, s in studies.items()}
     front = [(label.split("\x00")[0], t) for label, t in combined_front(labelled, ref, budget)]
     ref_rows, ref_objs = _references(prepared, ref, front)

@@ -122,6 +122,18 @@ def markdown(summary: Mapping[str, Any]) -> str:
                     [[n, fmt(e["samplers"][n]["final"]),
                       *(fmt(e["samplers"][n]["targets"][f"{f:g}"]["median_evaluations"])
                         for f in fr)] for n in names if n in e["samplers"]])
+    match = e.get("to_match", {})
+    if match:
+        cols = [n for n in names if any(n in v for v in match.values())]
+        lines += ["", "## Evaluations to match", "",
+                  "Row A, column B: the median evaluations A's runs need to reach the median "
+                  "final hypervolume of B's (- when half of A's runs or more never reach it "
+                  f"within the budget of {s['trials']}); a row sampler needing k evaluations "
+                  f"where B spent {s['trials']} needs {s['trials']}/k times fewer samples.", ""]
+        lines += _table(["A \\ B", *cols],
+                        [[a, *("" if b == a else fmt(match[a].get(b, {}).get(
+                            "median_evaluations")) for b in cols)]
+                         for a in names if a in match])
     lines += ["", "## Pairwise tests", "",
               "Two-sided Mann-Whitney U tests of the final hypervolumes of every pair of "
               "samplers; p adjusted for all pairs by Benjamini-Hochberg. With n seeds per "

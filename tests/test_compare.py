@@ -44,13 +44,14 @@ def _cli(*argv: str) -> int:
     return args.func(args)
 
 
-def _pymoo_hv(study: optuna.Study, ref: list[float]) -> float:
+def _pymoo_hv(study: optuna.Study, ref: list[float], first: int | None = None) -> float:
     """Feasible hypervolume by pymoo's indicator (another library than the harness's moocore),
-    from the study's stored values and constraints alone."""
+    from the study's stored values and constraints alone (of its ``first`` evaluated trials)."""
     from pymoo.indicators.hv import HV
 
     signs = np.array([-1.0 if d.name == "MAXIMIZE" else 1.0 for d in study.directions])
-    pts = np.array([np.array(t.values) * signs for t in study.trials
+    evaluated = [t for t in study.trials if t.state.name in ("COMPLETE", "FAIL")][:first]
+    pts = np.array([np.array(t.values) * signs for t in evaluated
                     if t.state.name == "COMPLETE" and all(v <= 0 for v in t.constraints.values())])
     pts = pts[np.all(pts < np.array(ref), axis=1)] if len(pts) else pts
     return float(HV(ref_point=np.array(ref))(pts)) if len(pts) else 0.0
@@ -94,6 +95,21 @@ def test_summary_hypervolumes_recompute_from_the_stored_studies(tmp_path, capsys
         assert (out / f).stat().st_size > 0, f
     report = (out / "report.md").read_text()
     assert "stock network on NVDLA-like" in report and "Mann-Whitney" in report
+    # samples to match, recomputed: the first prefix of A's evaluated trials whose pymoo
+    # hypervolume reaches the median final hypervolume of B's runs
+    match = summary["ecdf"]["to_match"]
+    assert set(match) == {"nsga2", "random"} and "## Evaluations to match" in report
+    for a, b in (("nsga2", "random"), ("random", "nsga2")):
+        target = float(np.median([r["final_hv"] for r in summary["runs"] if r["sampler"] == b]))
+        assert match[a][b]["target_hv"] == pytest.approx(target) and a not in match[a]
+        needs = []
+        for run in (r for r in summary["runs"] if r["sampler"] == a):
+            study = optuna.load_study(study_name=run["study_name"], storage=storage)
+            needs.append(next((k for k in range(1, 21) if _pymoo_hv(
+                study, summary["reference_point"], first=k) >= target * (1 - 1e-12)), None))
+        assert match[a][b]["runs_reached"] == sum(k is not None for k in needs)
+        if None not in needs:
+            assert match[a][b]["median_evaluations"] == pytest.approx(np.median(needs))
 
 
 def test_memory_api_returns_the_runs_table_and_wrapping_keeps_the_trials():
