@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -132,7 +133,9 @@ def _optuna_sampler(class_name: str, **defaults: Any) -> SamplerFactory:
 
         cls = getattr(optuna.samplers, class_name)
         check_options(cls, options)
-        return cls(seed=seed, **{**defaults, **options})
+        with warnings.catch_warnings():    # registered here, so chosen by name, not opted into
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return cls(seed=seed, **{**defaults, **options})
 
     return make
 

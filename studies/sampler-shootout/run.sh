@@ -8,5 +8,15 @@ export OMP_NUM_THREADS=1
 # every registered sampler but the three GP-based ones, 5 seeds x 300 evaluated trials
 moo-cosearch compare --samplers edd,fixed-hw,hw-then-nas,nsga2,nsga3,phase,ppo,pymoo-agemoea,pymoo-moead,pymoo-nsga2,pymoo-nsga3,pymoo-smsemoa,random,reinforce,tpe \
     --seeds 5 --trials 300 --workers 2 --out 300-trials
+# the three GP-based samplers, 300 evaluated trials, each in its own folder (one journal):
+# hours per seed for gp and qnehvi on a 2-core CPU (see README.md for the seeds committed)
+for s in qehvi gp qnehvi; do
+    moo-cosearch compare --samplers "$s" --seeds 5 --trials 300 \
+        --storage journal:300-trials-gp/studies.log --out "300-trials-$s"
+done
+python ../../benchmarks/bench_samplers.py 300-trials 300-trials-qehvi 300-trials-gp 300-trials-qnehvi
 # every registered sampler, GP-based ones included, 5 seeds x 50 evaluated trials
 moo-cosearch compare --samplers all --seeds 5 --trials 50 --workers 2 --out 50-trials
+# every registered sampler on nahas-mbv2-edge (proxy accuracy), 3 seeds x 50 evaluated trials
+moo-cosearch compare --objectives nahas-mbv2-proxy-latency-area --samplers all \
+    --seeds 3 --trials 50 --workers 2 --out nahas-mbv2-50-trials
