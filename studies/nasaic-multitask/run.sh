@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 export OMP_NUM_THREADS=1
-moo-cosearch compare --objectives nasaic-w1-proxy-multitask --samplers reinforce,tpe,random,phase,fixed-hw \
-    --seeds 5 --trials 100 --workers "${WORKERS:-1}" --out results
+moo-cosearch compare --objectives nasaic-w1-proxy-multitask --samplers reinforce,phase,fixed-hw,random \
+    --seeds 3 --trials 60 --workers "${WORKERS:-1}" --out results
