@@ -5,4 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")"
 export OMP_NUM_THREADS=1
 moo-cosearch compare --objectives fnas-multifpga-proxy-throughput --samplers reinforce,tpe,random,fixed-hw \
-    --seeds 5 --trials 100 --workers "${WORKERS:-1}" --out results
+    --seeds 5 --trials 300 --workers "${WORKERS:-1}" --out results

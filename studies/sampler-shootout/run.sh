@@ -17,6 +17,6 @@ done
 python ../../benchmarks/bench_samplers.py 300-trials 300-trials-qehvi 300-trials-gp 300-trials-qnehvi
 # every registered sampler, GP-based ones included, 5 seeds x 50 evaluated trials
 moo-cosearch compare --samplers all --seeds 5 --trials 50 --workers 2 --out 50-trials
-# every registered sampler on nahas-mbv2-edge (proxy accuracy), 3 seeds x 50 evaluated trials
+# every registered sampler on nahas-mbv2-edge (proxy accuracy), 5 seeds x 50 evaluated trials
 moo-cosearch compare --objectives nahas-mbv2-proxy-latency-area --samplers all \
-    --seeds 3 --trials 50 --workers 2 --out nahas-mbv2-50-trials
+    --seeds 5 --trials 50 --workers 2 --out nahas-mbv2-50-trials
