@@ -14,7 +14,7 @@ for s in qehvi gp qnehvi; do
     moo-cosearch compare --samplers "$s" --seeds 5 --trials 300 \
         --storage journal:300-trials-gp/studies.log --out "300-trials-$s"
 done
-python ../../benchmarks/bench_samplers.py 300-trials 300-trials-qehvi 300-trials-gp 300-trials-qnehvi
+(cd ../.. && python benchmarks/bench_samplers.py studies/sampler-shootout/300-trials{,-qehvi,-gp,-qnehvi})
 # every registered sampler, GP-based ones included, 5 seeds x 50 evaluated trials
 moo-cosearch compare --samplers all --seeds 5 --trials 50 --workers 2 --out 50-trials
 # every registered sampler on nahas-mbv2-edge (proxy accuracy), 5 seeds x 50 evaluated trials
