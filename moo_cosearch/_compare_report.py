@@ -145,13 +145,14 @@ def _to_match(names: Sequence[str], metrics: Mapping[tuple[str, int], dict],
     """Samples to match: for every ordered pair (A, B), the evaluations A's runs need to reach
     the median final hypervolume of B's (NAHAS's "joint search needs 2x fewer samples" reads
     as row joint, column phase, against the budget)."""
+    medians = {b: float(np.median(finals[b])) for b in names if finals.get(b)}
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for a in names:
         hv = [metrics[(r["sampler"], r["seed"])]["hv"] for r in rows
               if r["sampler"] == a and r["complete"]]
         if hv:
-            out[a] = {b: {"target_hv": float(np.median(finals[b])), **_to_target(
-                hv, float(np.median(finals[b])))} for b in names if b != a and finals.get(b)}
+            out[a] = {b: {"target_hv": target, **_to_target(hv, target)}
+                      for b, target in medians.items() if b != a}
     return out
 
 

@@ -21,7 +21,6 @@ outputs (``summary.json``, ``report.md``, ``runs.csv``, figures): :mod:`._compar
 from __future__ import annotations
 
 import os
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
@@ -244,11 +243,9 @@ def compare(samplers: Sequence[str], *, space: str | None = None,
                                study_name=default_study_name(space_obj, obj, sampler, seed))
             plan.append((sampler, seed, config))
     prepared = prepare(plan[0][2])           # a misfit configuration stops here, once
-    with warnings.catch_warnings():              # a bad option stops here, not mid-study
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        for sampler in names:
-            join_study(space_obj, obj, sampler=sampler, seed=0,
-                       sampler_options=options.get(sampler), storage=None, budget=trials)
+    for sampler in names:                        # a bad option stops here, not mid-study
+        join_study(space_obj, obj, sampler=sampler, seed=0,
+                   sampler_options=options.get(sampler), storage=None, budget=trials)
     folder = Path(out) if out is not None else None
     lock = None
     if folder is not None:
