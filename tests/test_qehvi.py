@@ -776,3 +776,29 @@ def test_create_sampler_builds_and_rejects_bad_options(name):
         create_sampler(name, bogus=1)
     assert f"bad option for sampler {name!r}" in str(e.value)
     assert "bogus" in str(e.value)
+
+
+def test_a_stale_botorch_kernel_lock_does_not_hang_the_study(tmp_path):
+    """BoTorch >= 0.18 JIT-compiles a C++ kernel under a lock file; a process killed while
+    compiling leaves the lock, and every later qLogEHVI/qLogNEHVI would wait on it forever. Our
+    acquisition stays on BoTorch's pure-PyTorch path unless the user opts in."""
+    import os
+    import subprocess
+    import sys
+    (tmp_path / "ext" / "logei_fused_ext").mkdir(parents=True)  # torch's build folder for it
+    (tmp_path / "ext" / "logei_fused_ext" / "lock").touch()  # left by a killed compile
+    env = {k: v for k, v in os.environ.items() if k != "MOO_COSEARCH_BOTORCH_FUSED_KERNEL"}
+    env["TORCH_EXTENSIONS_DIR"] = str(tmp_path / "ext")
+    code = (
+        "import optuna\n"
+        "from moo_cosearch import create_study, load_objectives, load_space, make_objective\n"
+        "sp, ob = load_space('nb201-edge'), load_objectives('nb201-cifar10-latency-area')\n"
+        "for noisy in (False, True):\n"
+        "    st = create_study(sp, ob, sampler='qnehvi' if noisy else 'qehvi', seed=0,\n"
+        "                      storage=None, sampler_options={'n_startup_trials': 3})\n"
+        "    st.optimize(make_objective(sp, ob), n_trials=5)\n"
+        "    print(sum(t.state.name == 'COMPLETE' for t in st.trials))\n")
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["5", "5"]

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Sequence
 
+import os
+
 import numpy as np
 import torch
 
@@ -24,6 +26,26 @@ if TYPE_CHECKING:
     from botorch.utils.multi_objective.box_decompositions import FastNondominatedPartitioning
 
 __all__ = ["make_acquisition", "make_partitioning", "reference_point"]
+
+#: Set to 1 to let BoTorch JIT-compile its fused qLogEHVI C++ kernel (see ``_pure_torch_kernel``).
+FUSED_KERNEL_ENV = "MOO_COSEARCH_BOTORCH_FUSED_KERNEL"
+
+
+def _pure_torch_kernel() -> None:
+    """Keep BoTorch's qLogEHVI/qLogNEHVI on their pure-PyTorch path.
+
+    BoTorch >= 0.18 compiles a C++ kernel with ``torch.utils.cpp_extension.load`` the first
+    time either acquisition is built, under a lock file in ``~/.cache/torch_extensions``. A
+    process killed while compiling (a worker stopped with kill -9, a timed-out job) leaves that
+    lock behind, and every later process on the machine then waits on it forever: a study hangs
+    with no error. The kernel only speeds up the acquisition; the values are the same. Setting
+    ``MOO_COSEARCH_BOTORCH_FUSED_KERNEL=1`` lets BoTorch compile and use it.
+    """
+    if os.environ.get(FUSED_KERNEL_ENV, "") == "1":
+        return
+    from botorch.acquisition.multi_objective import logei
+    if getattr(logei, "_C", None) is None and hasattr(logei, "_load_attempted"):
+        logei._load_attempted = True
 
 
 def reference_point(Yobj: np.ndarray, feasible: np.ndarray,
@@ -80,6 +102,7 @@ def make_acquisition(model: "SingleTaskGP", X: torch.Tensor, Yobj: np.ndarray,
     from botorch.acquisition.objective import GenericMCObjective
     from botorch.sampling import SobolQMCNormalSampler
 
+    _pure_torch_kernel()
     constraints = [(lambda Z, i=i: Z[..., i]) for i in range(m, model.num_outputs)] or None
     sampler = SobolQMCNormalSampler(sample_shape=torch.Size([mc]), seed=seed)
     if m == 1:
