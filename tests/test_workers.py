@@ -38,11 +38,11 @@ def _env(tmp_path: Path) -> dict[str, str]:
             "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
-def _worker(tmp_path: Path, i: int, *args: str) -> subprocess.Popen:
+def _worker(tmp_path: Path, i: int, *args: str, **env: str) -> subprocess.Popen:
     out = open(tmp_path / f"worker{i}.log", "w")
     return subprocess.Popen([sys.executable, "-m", "moo_cosearch.cli", "run", "-q",
                              "--study-name", "shared", "--out", str(tmp_path / f"out{i}"),
-                             *args], cwd=tmp_path, env=_env(tmp_path), stdout=out,
+                             *args], cwd=tmp_path, env={**_env(tmp_path), **env}, stdout=out,
                             stderr=subprocess.STDOUT)
 
 
@@ -88,10 +88,17 @@ def test_four_workers_started_together_share_one_study(tmp_path, request, kind, 
 
 
 _SLOW = '''
-import hashlib, time
+import hashlib, os, time
+
+CALLS = []
 
 def accuracy(design):
-    """A deterministic accuracy that takes a while, so that a kill lands inside a trial."""
+    """A deterministic accuracy that takes a while, so that a kill lands inside a trial; the
+    call numbered SLOW_HANG_AT (from 1) in this process never returns, so that the kill lands
+    there however loaded the machine is."""
+    CALLS.append(1)
+    if len(CALLS) == int(os.environ.get("SLOW_HANG_AT", "0")):
+        time.sleep(3600)
     time.sleep(0.5)
     h = hashlib.sha256(repr(sorted(design.items())).encode()).digest()
     return 50.0 + h[0] / 10.0
@@ -140,7 +147,8 @@ def test_kill_9_mid_trial_then_resume_loses_nothing(tmp_path, request, kind, bud
     objectives = _slow_setup(tmp_path)
     args = ["--objectives", str(objectives), "--storage", url, "--budget", str(budget),
             "--sampler", "tpe", "--heartbeat", "1"]
-    proc = _worker(tmp_path, 0, *args)
+    # call 1 is the configuration check before the first trial: call 5 is the fourth trial's
+    proc = _worker(tmp_path, 0, *args, SLOW_HANG_AT="5")
 
     def mid_trial() -> bool:
         trials = _trials(url)
