@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
 import warnings
 
 import moocore
@@ -782,9 +785,6 @@ def test_a_stale_botorch_kernel_lock_does_not_hang_the_study(tmp_path):
     """BoTorch >= 0.18 JIT-compiles a C++ kernel under a lock file; a process killed while
     compiling leaves the lock, and every later qLogEHVI/qLogNEHVI would wait on it forever. Our
     acquisition stays on BoTorch's pure-PyTorch path unless the user opts in."""
-    import os
-    import subprocess
-    import sys
     (tmp_path / "ext" / "logei_fused_ext").mkdir(parents=True)  # torch's build folder for it
     (tmp_path / "ext" / "logei_fused_ext" / "lock").touch()  # left by a killed compile
     env = {k: v for k, v in os.environ.items() if k != "MOO_COSEARCH_BOTORCH_FUSED_KERNEL"}

@@ -13,9 +13,8 @@ Sobol base samples seeded by the caller.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
-
 import os
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 import torch
