@@ -196,16 +196,23 @@ def _tag(study: "optuna.Study", space: "JointSpace", obj: ObjectiveSet, view: st
 
     Workers of one configuration may all write the same tags at once (a create/join race);
     each then reads them back, so of two different configurations racing for one new study
-    exactly the one written last goes on. A study that has trials but no tags was made by
-    another program and is refused."""
+    exactly the one written last goes on. ``space_hash`` is written last: a worker that sees
+    it sees every other tag, and one that does not writes them all itself (a joiner reading
+    between the creator's writes once saw ``objectives`` missing and quit). A study that has
+    trials but no tags was made by another program and is refused."""
     name = study.study_name
     tags = {"space": space.name, "space_hash": space.definition_hash, "objectives": obj.name}
     if "space_hash" not in study.user_attrs:
-        if study.get_trials(deepcopy=False):
+        if not study.get_trials(deepcopy=False):
+            order = {"space": space.name, "objectives": obj.name, "metrics": obj.metric_names,
+                     "view": new_view, "space_hash": space.definition_hash}
+            for key, value in order.items():
+                study.set_user_attr(key, value)
+        # the creator tags before its first trial, so trials with no tags even on a second
+        # look (they may have landed between the two reads) are another program's
+        elif "space_hash" not in study.user_attrs:
             raise ValueError(f"study {name!r} was not made by moo-cosearch (it has trials but "
                              f"no space/objective tags); use another study name")
-        for key, value in {**tags, "metrics": obj.metric_names, "view": new_view}.items():
-            study.set_user_attr(key, value)
     stored = study.user_attrs
     given = {**tags, "view": view} if view is not None else tags
     for key, value in given.items():

@@ -80,3 +80,32 @@ def test_eight_threads_join_a_new_sqlite_study_at_once(tmp_path):
     assert sum(r.created for r in results) == 1
     assert len({r.seed for r in results}) == 2    # the creator's seed, and one per host:pid
     assert results[0].study.user_attrs["space"] == "nb201-edge"
+
+
+def test_a_joiner_reading_between_the_creators_tag_writes_joins(tmp_path):
+    """The creator writes its tags one at a time; a worker that loads the study after any
+    number of those writes must join it, not quit on a tag it has not seen yet (CI once
+    lost a worker of four this way: exit 2, 'made with objectives None')."""
+    space = load_space("nb201-edge")
+    writes = []
+    real = optuna.Study.set_user_attr
+
+    def record(self, key, value):
+        writes.append((key, value))
+        real(self, key, value)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(optuna.Study, "set_user_attr", record)
+        join_study(space, "nb201-cifar10-latency-area", sampler="nsga2", seed=0,
+                   storage=optuna.storages.InMemoryStorage(), study_name="s")
+    assert len(writes) >= 2 and "space_hash" in dict(writes)
+    for k in range(len(writes) + 1):
+        storage = optuna.storages.InMemoryStorage()
+        creator = optuna.create_study(storage=storage, study_name="s",
+                                      directions=["maximize", "minimize", "minimize"])
+        for key, value in writes[:k]:
+            creator.set_user_attr(key, value)
+        joined = join_study(space, "nb201-cifar10-latency-area", sampler="nsga2", seed=0,
+                            storage=storage, study_name="s", worker="joiner")
+        assert not joined.created
+        assert {key: joined.study.user_attrs[key] for key, _ in writes} == dict(writes)
