@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import re
 import signal
 import sys
@@ -71,8 +72,10 @@ def _cmd_spaces(args: argparse.Namespace) -> int:
 def _cmd_samplers(args: argparse.Namespace) -> int:
     from .samplers import list_samplers
 
-    for name, desc in list_samplers().items():
-        print(f"{name:<8} {desc}")
+    samplers = list_samplers()
+    width = max(map(len, samplers))
+    for name, desc in samplers.items():
+        print(f"{name:<{width}}  {desc}")
     return 0
 
 
@@ -417,7 +420,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             if STOP.is_set():
                 raise KeyboardInterrupt
+        sys.stdout.flush()       # a closed pipe (`| head`) shows here, not at exit
         return status
+    except BrokenPipeError:      # the reader has gone: quiet, as `cat | head` is
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except (CLIError, ValueError, OSError, ImportError) as e:
         print(f"moo-cosearch {args.command}: {e}", file=sys.stderr)
         return 2

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -128,3 +131,26 @@ def test_backends_survives_a_backend_that_cannot_import(capsys, monkeypatch):
     # (registered by setitem rather than register_backend so that the toy is removed after)
     assert "needs an optional dependency: the broken-toy backend needs the toy package" \
         in out["broken-toy"]
+
+
+def test_samplers_lists_every_name_with_its_description_in_one_column(capsys):
+    from moo_cosearch.samplers import list_samplers
+
+    assert main(["samplers"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    registered = list_samplers()
+    assert [line.split()[0] for line in lines] == list(registered)
+    starts = {line.index(desc) for line, desc in zip(lines, registered.values())}
+    assert len(starts) == 1 and starts.pop() >= 2 + max(map(len, registered))
+
+
+def test_a_reader_that_has_gone_ends_the_output_quietly():
+    """``moo-cosearch samplers | head -1``: no 'Broken pipe' error line, as ``cat`` would."""
+    read, write = os.pipe()
+    os.close(read)                                   # the reader is gone before any output
+    try:
+        proc = subprocess.run([sys.executable, "-m", "moo_cosearch.cli", "samplers"],
+                              stdout=write, stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write)
+    assert (proc.returncode, proc.stderr) == (1, "")
