@@ -201,13 +201,11 @@ def _tag(study: "optuna.Study", space: "JointSpace", obj: ObjectiveSet, view: st
     between the creator's writes once saw ``objectives`` missing and quit). A study that has
     trials but no tags was made by another program and is refused."""
     name = study.study_name
-    tags = {"space": space.name, "space_hash": space.definition_hash, "objectives": obj.name}
+    tags = {"space": space.name, "objectives": obj.name, "space_hash": space.definition_hash}
     if "space_hash" not in study.user_attrs:
         if not study.get_trials(deepcopy=False):
-            order = {"space": space.name, "objectives": obj.name, "metrics": obj.metric_names,
-                     "view": new_view, "space_hash": space.definition_hash}
-            for key, value in order.items():
-                study.set_user_attr(key, value)
+            for key, value in {"metrics": obj.metric_names, "view": new_view, **tags}.items():
+                study.set_user_attr(key, value)          # space_hash, the marker, last
         # the creator tags before its first trial, so trials with no tags even on a second
         # look (they may have landed between the two reads) are another program's
         elif "space_hash" not in study.user_attrs:

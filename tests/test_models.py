@@ -10,7 +10,6 @@ source counts (stated at each test).
 
 from __future__ import annotations
 
-
 import pytest
 
 torch = pytest.importorskip("torch")

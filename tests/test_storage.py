@@ -82,7 +82,7 @@ def test_eight_threads_join_a_new_sqlite_study_at_once(tmp_path):
     assert results[0].study.user_attrs["space"] == "nb201-edge"
 
 
-def test_a_joiner_reading_between_the_creators_tag_writes_joins(tmp_path):
+def test_a_joiner_reading_between_the_creators_tag_writes_joins():
     """The creator writes its tags one at a time; a worker that loads the study after any
     number of those writes must join it, not quit on a tag it has not seen yet (CI once
     lost a worker of four this way: exit 2, 'made with objectives None')."""
