@@ -44,8 +44,10 @@ def wheel(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def single_threaded_torch():
-    """torch on one thread for the module (small GP matrices: more threads only contend)."""
-    import torch
+    """torch on one thread for the module (small GP matrices: more threads only contend); the
+    count it found is restored after the module. Use it with
+    ``pytestmark = pytest.mark.usefixtures("single_threaded_torch")``."""
+    torch = pytest.importorskip("torch")
 
     n = torch.get_num_threads()
     torch.set_num_threads(1)

@@ -29,8 +29,7 @@ from moo_cosearch.samplers._edd_search import Scalariser, optimise_logits, sampl
 from moo_cosearch.samplers._edd_space import Relaxation
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
-pytestmark = [pytest.mark.usefixtures("single_threaded_torch"),
-              pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")]
+pytestmark = pytest.mark.usefixtures("single_threaded_torch")
 
 CHOICES = ["a", "b", "c", "d", "e"]
 N_PARAMS = 8

@@ -20,7 +20,7 @@ from moo_cosearch.networks import build_network, summarize  # noqa: E402
 from moo_cosearch.networks.nb201 import EDGE_PARAMS, arch_ops  # noqa: E402
 from moo_cosearch.space import load_space  # noqa: E402
 
-torch.set_num_threads(1)
+pytestmark = pytest.mark.usefixtures("single_threaded_torch")
 
 #: (space, tasks, input side used for the sampled designs: None = the family's own).
 _SPACES = [("nb201-edge", (None,), None), ("nahas-mbv2-edge", (None,), 96),

@@ -114,6 +114,7 @@ def test_model_priors_are_the_ones_gpfit_copies():
         pytest.approx(_gpfit._NOISE_MIN)
 
 
+@pytest.mark.usefixtures("single_threaded_torch")
 def test_fast_fit_agrees_with_fit_gpytorch_mll():
     torch = pytest.importorskip("torch")
     pytest.importorskip("botorch")
@@ -136,29 +137,24 @@ def test_fast_fit_agrees_with_fit_gpytorch_mll():
         with torch.no_grad():
             return float(mll(model(*model.train_inputs), model.train_targets).sum())
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        theirs = make_model(X, Y)
-        fit_gpytorch_mll(ExactMarginalLogLikelihood(theirs.likelihood, theirs))
-        ours = make_model(X, Y)
-        hyper = fit_gp_hypers(X, train_targets(ours), maxiter=200)
-        apply_hypers(ours, hyper)
-        # same objective (log marginal likelihood + log priors, / n): the same optimum
-        assert mll_value(ours) == pytest.approx(mll_value(theirs), abs=2e-3)
-        assert mll_value(ours) >= mll_value(theirs) - 1e-3
-        ref = GPHypers(theirs.covar_module.lengthscale.detach().squeeze(-2).numpy(),
-                       theirs.likelihood.noise.detach().squeeze(-1).numpy(),
-                       theirs.mean_module.constant.detach().numpy())
-        assert np.abs(np.log(hyper.lengthscale / ref.lengthscale)).max() < 0.05
-        assert np.abs(np.log(hyper.noise / ref.noise)).max() < 0.05
-        assert np.abs(hyper.constant - ref.constant).max() < 5e-3
-        # started at BoTorch's optimum, our fit stays there (it would move under other priors)
-        warm = fit_gp_hypers(X, train_targets(ours), init=ref, maxiter=200)
-        assert np.abs(np.log(warm.lengthscale / ref.lengthscale)).max() < 0.05
-        assert np.abs(np.log(warm.noise / ref.noise)).max() < 0.05
-    finally:
-        torch.set_num_threads(threads)
+    theirs = make_model(X, Y)
+    fit_gpytorch_mll(ExactMarginalLogLikelihood(theirs.likelihood, theirs))
+    ours = make_model(X, Y)
+    hyper = fit_gp_hypers(X, train_targets(ours), maxiter=200)
+    apply_hypers(ours, hyper)
+    # same objective (log marginal likelihood + log priors, / n): the same optimum
+    assert mll_value(ours) == pytest.approx(mll_value(theirs), abs=2e-3)
+    assert mll_value(ours) >= mll_value(theirs) - 1e-3
+    ref = GPHypers(theirs.covar_module.lengthscale.detach().squeeze(-2).numpy(),
+                   theirs.likelihood.noise.detach().squeeze(-1).numpy(),
+                   theirs.mean_module.constant.detach().numpy())
+    assert np.abs(np.log(hyper.lengthscale / ref.lengthscale)).max() < 0.05
+    assert np.abs(np.log(hyper.noise / ref.noise)).max() < 0.05
+    assert np.abs(hyper.constant - ref.constant).max() < 5e-3
+    # started at BoTorch's optimum, our fit stays there (it would move under other priors)
+    warm = fit_gp_hypers(X, train_targets(ours), init=ref, maxiter=200)
+    assert np.abs(np.log(warm.lengthscale / ref.lengthscale)).max() < 0.05
+    assert np.abs(np.log(warm.noise / ref.noise)).max() < 0.05
 
 
 # ---- a missing torch / botorch is reported by create_sampler ---------------------------------

@@ -36,18 +36,12 @@ from moo_cosearch.samplers._qehvi_sampler import QEHVISampler
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
-pytestmark = [
-    pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning"),
-    # a GP on a handful of points: gpytorch adds jitter, torch deprecates jit.script in gpytorch
-    pytest.mark.filterwarnings("ignore:A not p.d., added jitter:RuntimeWarning"),
-    pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning"),
-]
+# warning filters (Optuna's ExperimentalWarning, gpytorch's jitter and jit.script notices) are
+# set once in pyproject.toml
+pytestmark = pytest.mark.usefixtures("single_threaded_torch")
 
 PARAMS_KEY = "moo_cosearch:qehvi_params"  # system attr holding a model proposal
 SMALL = dict(n_candidates=256, n_rescore=16, mc_samples=16)  # fast pools for the Optuna suites
-
-
-pytestmark = pytest.mark.usefixtures("single_threaded_torch")
 
 
 def small(seed: int | None = 0, n_startup_trials: int = 2, **kw) -> QEHVISampler:

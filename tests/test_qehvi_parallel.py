@@ -23,18 +23,12 @@ from moo_cosearch.samplers import create_sampler
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
-pytestmark = [
-    pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning"),
-    pytest.mark.filterwarnings("ignore:A not p.d., added jitter:RuntimeWarning"),
-    pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning"),
-]
+# warning filters are set once in pyproject.toml
+pytestmark = pytest.mark.usefixtures("single_threaded_torch")
 
 SPACE = load_space("nb201-edge")
 OBJS = "nb201-cifar10-latency-area"
 PARAMS_KEY = "moo_cosearch:qehvi_params"
-
-
-pytestmark = pytest.mark.usefixtures("single_threaded_torch")
 
 
 def _key(params) -> tuple:

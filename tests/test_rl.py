@@ -30,8 +30,7 @@ from moo_cosearch.samplers._rl_state import (ACTIONS_KEY, CHUNK, KEY, RLState, r
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
-pytestmark = [pytest.mark.usefixtures("single_threaded_torch"),
-              pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")]
+pytestmark = pytest.mark.usefixtures("single_threaded_torch")
 
 P, K = 8, 5        # the synthetic problem: 8 categorical parameters with 5 choices each
 SEEDS = (0, 1, 2)

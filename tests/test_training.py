@@ -28,12 +28,7 @@ POOL = dict(GOOD, **{e: "avg_pool_3x3" for e in EDGE_PARAMS})     # no conv in t
 FAST = dict(resolution=8, epochs=2, max_train_batches=8, lr=0.1)  # 8x8: the digits' own size
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("single_threaded_torch")
 
 
 def test_mean_iou_by_hand():
