@@ -18,7 +18,7 @@ trials, a fresh storage file per measurement. Options:
 - ``batch50-sqlite`` / ``batch50-journal``: ``run --batch 50`` (50 trials asked, priced by one
   cost-model call, told), every write still going to the storage;
 - ``write-through-journal`` / ``write-through-sqlite``: the comparison harness's runs
-  (``moo_cosearch._compare_run.run_one``): the study in memory, each finished trial added to
+  (``moo_cosearch.compare._run.run_one``): the study in memory, each finished trial added to
   the stored study at once (one append per trial).
 
 Each row: median seconds over the rounds, trials/s, ms/trial, the ratio to ``sqlite`` in the
@@ -43,8 +43,8 @@ from typing import Callable  # noqa: E402
 
 import optuna  # noqa: E402
 
-from moo_cosearch._compare_run import run_one  # noqa: E402
-from moo_cosearch.worker import RunConfig, run_worker  # noqa: E402
+from moo_cosearch.compare._run import run_one  # noqa: E402
+from moo_cosearch.workers import RunConfig, run_worker  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 LOSES = {

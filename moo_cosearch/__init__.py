@@ -20,7 +20,7 @@ from __future__ import annotations
 from .accuracy import NB201Table
 from .hardware import CostResult, get_backend, list_backends
 from .objectives import ObjectiveSet, list_objectives, load_objectives, make_objective
-from .problem import make_problem
+from .problems import make_problem
 from .samplers import create_sampler, list_samplers
 from .space import JointSpace, Param, SpaceError, list_spaces, load_space
 from .study import create_study

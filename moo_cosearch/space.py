@@ -340,7 +340,9 @@ class JointSpace:
         """
         from ._pymoo import JointSpaceProblem
 
-        return JointSpaceProblem(self, evaluate, n_obj=n_obj, n_ieq_constr=n_ieq_constr)
+        choices = {p.name: p.choices for p in self.params if not p.fixed}
+        return JointSpaceProblem(self.name, choices, self.validate, evaluate, n_obj=n_obj,
+                                 n_ieq_constr=n_ieq_constr)
 
 
 def list_spaces() -> list[str]:

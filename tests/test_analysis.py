@@ -4,7 +4,6 @@ user's own space file reaching a model-based sampler through create_study."""
 from __future__ import annotations
 
 import importlib
-import warnings
 from pathlib import Path
 
 import optuna
@@ -44,18 +43,14 @@ def test_is_feasible():
     assert is_feasible(trial(None))
 
 
-def test_surrogate_verify_pareto_still_importable_with_a_warning():
+def test_verify_pareto_lives_on_the_analysis_floor_only():
     surrogate = importlib.import_module("moo_cosearch.surrogate")
     assert "verify_pareto" not in surrogate.__all__
-    with pytest.warns(DeprecationWarning, match="moo_cosearch.analysis.verify_pareto"):
-        from moo_cosearch.surrogate import verify_pareto
-    assert verify_pareto is analysis.verify_pareto
     with pytest.raises(AttributeError):
-        surrogate.no_such_name  # noqa: B018
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        from moo_cosearch.analysis import verify_pareto as direct  # no warning from the new home
-    assert direct is verify_pareto
+        surrogate.verify_pareto  # noqa: B018   the deprecated shim (an arrow up) is gone
+    from moo_cosearch.analysis import verify_pareto
+
+    assert verify_pareto is analysis.verify_pareto
 
 
 def test_verify_pareto_on_an_empty_study():

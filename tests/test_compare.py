@@ -17,13 +17,13 @@ import numpy as np
 import optuna
 import pytest
 
-from moo_cosearch._cli_compare import add_parsers
-from moo_cosearch._compare_refs import references
-from moo_cosearch._compare_run import DECISION_ATTR, ELAPSED_ATTR, run_one
-from moo_cosearch._compare_stats import (aggregate, ecdf, evaluations_to_target, pairwise_tests,
+from moo_cosearch.cli._compare import add_parsers
+from moo_cosearch.compare._refs import references
+from moo_cosearch.compare._run import DECISION_ATTR, ELAPSED_ATTR, run_one
+from moo_cosearch.compare._stats import (aggregate, ecdf, evaluations_to_target, pairwise_tests,
                                          time_curve)
 from moo_cosearch.compare import compare
-from moo_cosearch.worker import RunConfig
+from moo_cosearch.workers import RunConfig
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 OBJ = "nb201-cifar10-latency-area"

@@ -7,7 +7,7 @@ import optuna
 import pytest
 
 from moo_cosearch import load_space, make_objective
-from moo_cosearch.hub import Problem, list_problems, load_problem
+from moo_cosearch.problems.hub import Problem, list_problems, load_problem
 from moo_cosearch.objectives import list_objectives, load_objectives
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)

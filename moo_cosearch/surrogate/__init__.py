@@ -6,10 +6,6 @@ Workflow: :func:`sample_designs` (designs -> simulator -> ``.npz`` columns), :fu
 :func:`moo_cosearch.analysis.verify_pareto` after a study.
 """
 
-import importlib
-import warnings
-from typing import Any
-
 from ._device import DevicePredictor, fit_device_predictor, load_device_predictor
 from ._features import FeatureSchema
 from ._model import FitConfig
@@ -23,10 +19,3 @@ __all__ = ["FeatureSchema", "FitConfig", "Surrogate", "SurrogateBackend", "Surro
            "regression_metrics", "sample_designs"]
 __all__ += ["DevicePredictor", "fit_device_predictor", "load_device_predictor"]
 
-
-def __getattr__(name: str) -> Any:
-    if name == "verify_pareto":  # moved to the analysis floor; imported lazily (no static edge up)
-        warnings.warn("moo_cosearch.surrogate.verify_pareto moved to "
-                      "moo_cosearch.analysis.verify_pareto", DeprecationWarning, stacklevel=2)
-        return importlib.import_module("moo_cosearch.analysis").verify_pareto
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
-from ._gate import SKIPPED, spends_budget
-from .analysis import hypervolume_history, is_feasible, minimization_matrix
+from ..objectives import SKIPPED, spends_budget
+from ..analysis import hypervolume_history, is_feasible, minimization_matrix
 
 if TYPE_CHECKING:
     import optuna

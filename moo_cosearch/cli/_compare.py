@@ -8,9 +8,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ._cli_surrogate import positive_int
-from .compare import DEFAULT_COMPARE_STORAGE, DEFAULT_TARGETS, compare
-from .worker import DEFAULT_OBJECTIVES
+from ._surrogate import positive_int
+from ..compare import DEFAULT_COMPARE_STORAGE, DEFAULT_TARGETS, compare
+from ..workers import DEFAULT_OBJECTIVES
 
 __all__ = ["add_parsers"]
 
@@ -43,7 +43,7 @@ def _sampler_options(items: list[str], samplers: list[str]) -> dict[str, dict[st
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from .samplers import list_samplers
+    from ..samplers import list_samplers
 
     samplers = list(list_samplers()) if args.samplers.strip() == "all" else \
         [s.strip() for s in args.samplers.split(",") if s.strip()]

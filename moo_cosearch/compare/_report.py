@@ -12,18 +12,18 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from ._compare_refs import references
-from ._compare_run import DECISION_ATTR, ELAPSED_ATTR
-from ._compare_stats import (aggregate, budget_trials, combined_front, ecdf,
+from ._refs import references
+from ._run import DECISION_ATTR, ELAPSED_ATTR
+from ._stats import (aggregate, budget_trials, combined_front, ecdf,
                              evaluations_to_target, pairwise_tests, run_metrics, time_curve)
-from ._compare_text import fmt, markdown, print_table, reference_text
-from .analysis import is_feasible, reference_point
+from ._text import fmt, markdown, print_table, reference_text
+from ..analysis import is_feasible, reference_point
 
 if TYPE_CHECKING:
     import optuna
 
-    from ._compare_run import RunOutcome
-    from .worker import Prepared, RunConfig
+    from ._run import RunOutcome
+    from ..workers import Prepared, RunConfig
 
 __all__ = ["build"]
 
@@ -229,7 +229,7 @@ def build(*, prepared: "Prepared", plan: Sequence[tuple[str, int, "RunConfig"]],
 
 def _write(folder: Path, summary: dict, rows: Sequence[dict], metrics: Mapping, curves: Mapping,
            front: Sequence, refs: Sequence, names: Sequence[str], budget: int) -> None:
-    from ._compare_plots import plot_curves, plot_ecdf, plot_front
+    from ._plots import plot_curves, plot_ecdf, plot_front
 
     (folder / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     with (folder / "runs.csv").open("w", newline="") as fh:

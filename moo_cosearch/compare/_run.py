@@ -34,10 +34,10 @@ from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler
 from optuna.trial import FrozenTrial, TrialState
 
-from ._gate import SKIPPED, spends_budget
-from .storage import open_storage
-from .study import Joined
-from .worker import RunConfig, join, prepare, run_worker
+from ..objectives import SKIPPED, spends_budget
+from ..storage import open_storage
+from ..study import Joined
+from ..workers import RunConfig, join, prepare, run_worker
 
 __all__ = ["DECISION_ATTR", "ELAPSED_ATTR", "RunOutcome", "TimedSampler", "evaluated_count",
            "run_one", "shared_storage"]

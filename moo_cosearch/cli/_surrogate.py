@@ -8,7 +8,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from .study import DEFAULT_STORAGE
+from ..study import DEFAULT_STORAGE
 
 __all__ = ["add_parsers"]
 
@@ -28,7 +28,7 @@ def _read_jsonl(path: str) -> list[dict[str, Any]]:
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
-    from .surrogate import sample_designs
+    from ..surrogate import sample_designs
 
     around = _read_jsonl(args.around) if args.around else None
     path = sample_designs(args.space, args.backend, args.n, args.out, seed=args.seed,
@@ -40,7 +40,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from .surrogate import FitConfig, fit_surrogate
+    from ..surrogate import FitConfig, fit_surrogate
 
     cfg = FitConfig(hidden=tuple(args.hidden), dropout=args.dropout, lr=args.lr,
                     weight_decay=args.weight_decay, lr_schedule=args.lr_schedule,
@@ -73,10 +73,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_verify(args: argparse.Namespace) -> int:
     import optuna
 
-    from .analysis import verify_pareto
-    from .space import load_space
+    from ..analysis import verify_pareto
+    from ..space import load_space
 
-    from .storage import open_storage
+    from ..storage import open_storage
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = open_storage(args.storage, must_exist=True, heartbeat=None)

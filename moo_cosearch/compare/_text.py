@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 import numpy as np
 
 if TYPE_CHECKING:
-    from .objectives import ObjectiveSet
+    from ..objectives import ObjectiveSet
 
 __all__ = ["fmt", "markdown", "print_table", "reference_text"]
 

@@ -5,7 +5,7 @@ One Optuna study per (sampler, seed), all in one storage, each brought to the sa
 *evaluated* trials (repeats the gate refuses do not count); one reference point for every run,
 taken from the objective set or, for the coordinates it does not declare, derived once from
 all runs and printed. Each run is evaluated in memory and written through to the storage one
-finished trial at a time (:mod:`moo_cosearch._compare_run`; ``benchmarks/results/storage.md``
+finished trial at a time (:mod:`moo_cosearch.compare._run`; ``benchmarks/results/storage.md``
 has the numbers behind that choice), so a comparison resumes after a crash or Ctrl-C from what
 the storage holds, and its runs spread over local worker processes.
 
@@ -13,9 +13,9 @@ the storage holds, and its runs spread over local worker processes.
 >>> result = compare(["nsga2", "random"], seeds=3, trials=100, out="runs/shootout")
 >>> result.runs[0]["final_hv"], result.summary["samplers"]["nsga2"]["median_hv"]
 
-Measures and aggregation: :mod:`moo_cosearch._compare_stats`; references (stock networks on
-the baseline, Eyeriss-like and NVDLA-like accelerators): :mod:`moo_cosearch._compare_refs`;
-outputs (``summary.json``, ``report.md``, ``runs.csv``, figures): :mod:`._compare_report`.
+Measures and aggregation: ``_stats``; references (stock networks on the baseline, Eyeriss-like
+and NVDLA-like accelerators): ``_refs``; outputs (``summary.json``, ``report.md``,
+``runs.csv``, figures): ``_report`` (modules of this package).
 """
 
 from __future__ import annotations
@@ -25,18 +25,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
-from ._compare_stats import DEFAULT_TARGETS
-from .objectives import load_objectives
-from .samplers import list_samplers
-from .space import load_space
-from .storage import describe
-from .study import default_study_name, join_study
-from .worker import DEFAULT_OBJECTIVES, DEFAULT_SPACE, RunConfig, prepare
+from ._stats import DEFAULT_TARGETS
+from ..objectives import load_objectives
+from ..samplers import list_samplers
+from ..space import load_space
+from ..storage import describe
+from ..study import default_study_name, join_study
+from ..workers import DEFAULT_OBJECTIVES, DEFAULT_SPACE, RunConfig, prepare
 
 if TYPE_CHECKING:
     import optuna
 
-    from ._compare_run import RunOutcome
+    from ._run import RunOutcome
 
 __all__ = ["DEFAULT_COMPARE_STORAGE", "DEFAULT_TARGETS", "Comparison", "compare"]
 
@@ -101,7 +101,7 @@ def _check(samplers: Sequence[str], trials: int, workers: int,
 def _execute(plan: list[tuple[str, int, RunConfig]], trials: int, workers: int,
              log: Callable[[str], None]) -> dict[tuple[str, int], "RunOutcome"]:
     """Run every planned (sampler, seed), on ``workers`` local processes."""
-    from ._compare_run import run_one
+    from ._run import run_one
 
     outcomes: dict[tuple[str, int], RunOutcome] = {}
 
@@ -134,7 +134,7 @@ def _complete(url: str | None, plan: list[tuple[str, int, RunConfig]], trials: i
     """Runs the storage already holds in full (a resumed comparison skips them)."""
     import optuna
 
-    from ._compare_run import RunOutcome, evaluated_count, shared_storage
+    from ._run import RunOutcome, evaluated_count, shared_storage
 
     if url is None:
         return {}
@@ -154,7 +154,7 @@ def _load(url: str | None, plan: list[tuple[str, int, RunConfig]],
     """Each run's study: from the storage, or the in-memory study its outcome holds."""
     import optuna
 
-    from ._compare_run import shared_storage
+    from ._run import shared_storage
 
     studies = {}
     store = shared_storage(url) if url is not None else None
@@ -211,7 +211,7 @@ def compare(samplers: Sequence[str], *, space: str | None = None,
     import optuna
     from filelock import FileLock, Timeout
 
-    from ._compare_report import build
+    from ._report import build
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     log = log or (lambda _: None)

@@ -7,7 +7,7 @@ A :class:`Problem` has the interface of ``optunahub.benchmarks.BaseProblem`` wit
 objective), without needing optunahub installed::
 
     import optuna
-    from moo_cosearch.hub import load_problem
+    from moo_cosearch.problems.hub import load_problem
 
     problem = load_problem("nb201-edge/nb201-cifar10-latency-area")
     study = optuna.create_study(directions=problem.directions,
@@ -26,8 +26,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from .objectives import Objective, ObjectiveSet, list_objectives, load_objectives, make_objective
-from .space import JointSpace, load_space
+from ..objectives import Objective, ObjectiveSet, list_objectives, load_objectives, make_objective
+from ..space import JointSpace, load_space
 
 if TYPE_CHECKING:
     import optuna
@@ -46,8 +46,8 @@ class Problem:
     def __init__(self, space: JointSpace | str, objectives: ObjectiveSet | str) -> None:
         self.space = space if isinstance(space, JointSpace) else load_space(space)
         self.objectives = load_objectives(objectives)
-        self.objective: Objective = make_objective(self.space, self.objectives)
-        self.objective.gate = None          # a benchmark evaluates what it is given
+        # gate=None: a benchmark evaluates what it is given, repeats included
+        self.objective: Objective = make_objective(self.space, self.objectives, gate=None)
 
     @property
     def name(self) -> str:

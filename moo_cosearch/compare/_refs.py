@@ -30,11 +30,11 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .hardware.edge import EDGE_PARAMS
+from ..hardware.edge import EDGE_PARAMS
 
 if TYPE_CHECKING:
-    from .objectives import Objective
-    from .space import JointSpace
+    from ..objectives import Objective
+    from ..space import JointSpace
 
 __all__ = ["EYERISS_LIKE", "NVDLA_LIKE", "Reference", "references"]
 

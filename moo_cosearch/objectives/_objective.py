@@ -1,9 +1,10 @@
 """The Optuna objective that evaluates joint designs of a space for an objective set (one
 design, or a population with one cost-model call); the objective sets themselves are in
-:mod:`moo_cosearch._objective_set` (TOML format there) and re-exported here."""
+:mod:`moo_cosearch.objectives._set` (TOML format there)."""
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 from dataclasses import dataclass
@@ -11,22 +12,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from ._gate import Gate
-from ._objective_set import (COST_METRICS, DEFAULT_FOR_SPACE, METRICS, Constraint, ObjectiveSet,
-                             ObjectivesError, Reward, default_objectives, list_objectives,
-                             load_objectives)
-from .accuracy import NETWORK_ATTR, CachedAccuracy, accuracy_range, make_accuracy
-from .hardware import CostBackend, get_backend
-from .networks import list_families, network_identity
-from .space import DEFAULT_VIEW
+from ._set import ObjectiveSet, ObjectivesError, load_objectives
+from ..accuracy import NETWORK_ATTR, CachedAccuracy, accuracy_range, make_accuracy
+from ..hardware import CostBackend, get_backend
+from ..networks import list_families, network_identity
+from ..space import DEFAULT_VIEW
 
 if TYPE_CHECKING:
     import optuna
 
-    from .space import JointSpace
+    from ..space import JointSpace
 
-__all__ = ["METRICS", "COST_METRICS", "Constraint", "DEFAULT_FOR_SPACE", "Reward", "ObjectiveSet",
-           "Evaluation", "Objective", "default_objectives", "load_objectives", "list_objectives",
-           "make_objective", "ObjectivesError"]
+__all__ = ["Evaluation", "Objective", "make_objective"]
+
+#: ``gate`` left out: a :class:`Gate` that skips repeats of a design another trial holds.
+_DEFAULT_GATE: Any = object()
 
 _log = logging.getLogger(__name__)
 
@@ -66,12 +66,12 @@ class Objective:
     def __init__(self, space: "JointSpace", objectives: ObjectiveSet,
                  accuracy: Callable[[Mapping[str, Any]], float] | None = None,
                  cost: CostBackend | None = None, catch_errors: bool = True,
-                 view: str | None = None) -> None:
+                 view: str | None = None, gate: Gate | None = _DEFAULT_GATE) -> None:
         self.space = space
         self.view = view
-        #: Refuses repeated designs / trials over budget before evaluation (``_gate.Gate``);
-        #: the default skips repeats of a design another trial holds.
-        self.gate: Gate | None = Gate()
+        #: Refuses repeated designs / trials over budget before evaluation (:class:`Gate`);
+        #: the default skips repeats of a design another trial holds; None evaluates all.
+        self.gate: Gate | None = Gate() if gate is _DEFAULT_GATE else gate
         #: ``report(step, value)`` of the trial being evaluated by ``__call__`` (None in
         #: batches): sources that train report each epoch; Optuna's pruner may stop them.
         self._report: Callable[[int, float], None] | None = None
@@ -101,6 +101,13 @@ class Objective:
             r = objectives.reward
             self._reward_targets = (float(r.latency_ms), self._resolve(r.area_mm2, "area_mm2"))
         self.skipped = 0
+
+    def with_gate(self, gate: Gate | None) -> "Objective":
+        """This objective (sharing its cost model, accuracy source and caches) behind another
+        gate: a worker's run gives each run its own budget and count of skipped repeats."""
+        other = copy.copy(self)
+        other.gate = gate
+        return other
 
     def _resolve(self, limit: float | str, metric: str) -> float:
         if limit == "baseline":
@@ -365,7 +372,7 @@ def _reporter(trial: "optuna.trial.Trial") -> Callable[[int, float], None]:
 def make_objective(space: "JointSpace", objectives: ObjectiveSet | str | Path, *,
                    accuracy: Callable[[Mapping[str, Any]], float] | None = None,
                    cost: CostBackend | str | None = None, catch_errors: bool = True,
-                   view: str | None = None) -> Objective:
+                   view: str | None = None, gate: Gate | None = _DEFAULT_GATE) -> Objective:
     """The callable to hand to ``study.optimize``.
 
     Args:
@@ -380,8 +387,11 @@ def make_objective(space: "JointSpace", objectives: ObjectiveSet | str | Path, *
             then also kept in the trial's ``design`` user attr); default: the view the study
             was made with (:func:`~moo_cosearch.create_study` records the sampler's preferred
             one), ``"categorical"`` for a study made otherwise.
+        gate: refuses (prunes) a trial before evaluation: a repeated design, or one over the
+            study's budget (:class:`~moo_cosearch.objectives.Gate`); default ``Gate()``
+            (repeats skipped, no budget); None evaluates every trial it is given.
     """
     obj = load_objectives(objectives)
     backend = get_backend(cost) if isinstance(cost, str) else cost
     return Objective(space, obj, accuracy=accuracy, cost=backend, catch_errors=catch_errors,
-                     view=view)
+                     view=view, gate=gate)

@@ -15,15 +15,15 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
-from ._cli_compare import add_parsers as add_compare_parsers
-from ._cli_surrogate import add_parsers, positive_int
-from .space import VIEWS
-from .storage import DEFAULT_HEARTBEAT_S
-from .study import DEFAULT_STORAGE, PRUNERS
-from .worker import DEFAULT_OBJECTIVES, DEFAULT_SPACE
+from ._compare import add_parsers as add_compare_parsers
+from ._surrogate import add_parsers, positive_int
+from ..space import VIEWS
+from ..storage import DEFAULT_HEARTBEAT_S
+from ..study import DEFAULT_STORAGE, PRUNERS
+from ..workers import DEFAULT_OBJECTIVES, DEFAULT_SPACE
 
 if TYPE_CHECKING:
-    from .worker import RunConfig
+    from ..workers import RunConfig
 
 
 class CLIError(Exception):
@@ -58,7 +58,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _cmd_spaces(args: argparse.Namespace) -> int:
-    from .space import list_spaces, load_space
+    from ..space import list_spaces, load_space
 
     print(f"{'space':<22} {'nas':>4} {'has':>4} {'cardinality':>12}  network / accelerator")
     for name in list_spaces():
@@ -70,7 +70,7 @@ def _cmd_spaces(args: argparse.Namespace) -> int:
 
 
 def _cmd_samplers(args: argparse.Namespace) -> int:
-    from .samplers import list_samplers
+    from ..samplers import list_samplers
 
     samplers = list_samplers()
     width = max(map(len, samplers))
@@ -80,7 +80,7 @@ def _cmd_samplers(args: argparse.Namespace) -> int:
 
 
 def _cmd_objectives(args: argparse.Namespace) -> int:
-    from .objectives import list_objectives, load_objectives
+    from ..objectives import list_objectives, load_objectives
 
     for name in list_objectives():
         o = load_objectives(name)
@@ -107,8 +107,8 @@ def _fits(backend: Any, space: Any) -> bool:
 
 
 def _cmd_backends(args: argparse.Namespace) -> int:
-    from .hardware import backend_metrics, get_backend, list_backends
-    from .space import list_spaces, load_space
+    from ..hardware import backend_metrics, get_backend, list_backends
+    from ..space import list_spaces, load_space
 
     def show(name: str, *lines: str) -> None:
         for i, line in enumerate(lines):
@@ -147,7 +147,7 @@ def _parse_options(items: Sequence[str]) -> dict[str, Any]:
 
 
 def _run_config(args: argparse.Namespace) -> "RunConfig":
-    from .worker import RunConfig
+    from ..workers import RunConfig
 
     trials = args.trials if args.trials is not None else (None if args.budget else 300)
     return RunConfig(space=args.space, objectives=args.objectives, sampler=args.sampler,
@@ -163,9 +163,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     import optuna
     from tqdm import tqdm
 
-    from .analysis import write_report
-    from .storage import describe, reap_running
-    from .worker import join, prepare, run_worker
+    from ..analysis import write_report
+    from ..storage import describe, reap_running
+    from ..workers import join, prepare, run_worker
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     config = _run_config(args)
@@ -174,7 +174,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                            else Path("runs") / safe_file_name(prepared.study_name))
     where = describe(config.storage) if config.storage else "memory"
     if args.workers > 1:
-        from .cluster import run_cluster
+        from ..workers import run_cluster
 
         print(f"study {prepared.study_name!r} in {where}: {args.workers} workers on "
               f"{args.scheduler or 'a local Dask cluster'}")
@@ -244,7 +244,7 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
     if importlib.util.find_spec("optuna_dashboard") is None:
         raise CLIError("the dashboard needs optuna-dashboard: "
                        "pip install -c constraints.txt optuna-dashboard")
-    from .analysis import run_dashboard
+    from ..analysis import run_dashboard
 
     run_dashboard(args.storage, host=args.host, port=args.port)
     return 0
@@ -268,8 +268,8 @@ def _parse_design(line: str) -> dict[str, Any]:
 def _cmd_simulate(args: argparse.Namespace) -> int:
     """One JSON line out per line in, written as each line arrives (a bad line gives an
     ``error`` line and exit status 1; the lines after it are still evaluated)."""
-    from .hardware import get_backend
-    from .space import load_space
+    from ..hardware import get_backend
+    from ..space import load_space
 
     space = load_space(args.space)
     backend = get_backend(args.backend or space.accelerator or "edge")
@@ -300,7 +300,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ._version import __version__
+    from .._version import __version__
 
     p = _Parser(prog="moo-cosearch", description="Joint neural-network + accelerator co-search on "
                                                    "Optuna.")
@@ -401,7 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _terminate(signum: int, frame: Any) -> None:
-    from .worker import STOP
+    from ..workers import STOP
 
     STOP.set()            # stops the worker even if a library absorbs the interrupt
     raise KeyboardInterrupt
@@ -416,7 +416,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         status = args.func(args)
         if getattr(args, "command", "") == "run":
-            from .worker import STOP
+            from ..workers import STOP
 
             if STOP.is_set():
                 raise KeyboardInterrupt
@@ -433,6 +433,3 @@ def main(argv: Sequence[str] | None = None) -> int:
               file=sys.stderr)
         return 130
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,6 +1,6 @@
 """One co-search worker: check the whole configuration, join the study, run trials.
 
-``moo-cosearch run`` is one worker; ``run --workers N`` (:mod:`moo_cosearch.cluster`) starts N
+``moo-cosearch run`` is one worker; ``run --workers N`` (:mod:`moo_cosearch.workers`) starts N
 of them on a Dask cluster; any number of ``run`` processes on any machines may share one
 storage (PostgreSQL across machines, SQLite or ``journal:`` on one machine). Each worker:
 
@@ -9,7 +9,7 @@ storage (PostgreSQL across machines, SQLite or ``journal:`` on one machine). Eac
 2. joins the study (:func:`~moo_cosearch.study.join_study`): exactly one worker creates it,
    the others join; a joining worker seeds its sampler with ``worker_seed(seed, worker)``;
 3. runs trials until it has evaluated ``trials`` designs or the study holds ``budget``
-   evaluated trials (:class:`~moo_cosearch._gate.Gate`: exact across workers), never
+   evaluated trials (:class:`~moo_cosearch.objectives.Gate`: exact across workers), never
    evaluating a design another trial holds (those trials are PRUNED, ``skipped`` attr).
 """
 
@@ -20,18 +20,17 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
-from ._gate import SKIPPED, Gate
-from .objectives import (Objective, ObjectiveSet, default_objectives, load_objectives,
+from ..objectives import (SKIPPED, Gate, Objective, ObjectiveSet, default_objectives, load_objectives,
                          make_objective)
-from .space import JointSpace, load_space
-from .storage import DEFAULT_HEARTBEAT_S
-from .study import Joined, default_study_name, join_study
+from ..space import JointSpace, load_space
+from ..storage import DEFAULT_HEARTBEAT_S
+from ..study import Joined, default_study_name, join_study
 
 if TYPE_CHECKING:
     import optuna
 
 __all__ = ["DEFAULT_OBJECTIVES", "DEFAULT_SPACE", "STOP", "Prepared", "RunConfig",
-           "WorkerResult", "prepare", "run_worker"]
+           "WorkerResult", "join", "prepare", "run_worker"]
 
 #: Set (by the CLI's SIGTERM handler) to stop every worker of this process after its
 #: running trial, even where the interrupt itself was absorbed by a library.
@@ -165,8 +164,7 @@ def run_worker(config: RunConfig | Prepared, *, worker: "int | str | None" = Non
     joined = joined or join(prepared, worker)
     study = joined.study
     gate = Gate(skip_duplicates=c.skip_duplicates, budget=c.budget)
-    objective = prepared.objective
-    objective.gate = gate
+    objective = prepared.objective.with_gate(gate)
     evaluated = 0
 
     def count(study: "optuna.Study", trial: "optuna.trial.FrozenTrial") -> None:

@@ -13,7 +13,7 @@ import numpy as np
 if TYPE_CHECKING:
     import optuna
 
-    from ._compare_refs import Reference
+    from ._refs import Reference
 
 __all__ = ["plot_curves", "plot_ecdf", "plot_front"]
 

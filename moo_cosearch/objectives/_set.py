@@ -39,9 +39,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from ._toml import builtin_names, read_declaration
-from .accuracy import check_spec
-from .hardware import COST_FIELDS, backend_metrics
+from .._toml import builtin_names, read_declaration
+from ..accuracy import check_spec
+from ..hardware import COST_FIELDS, backend_metrics
 
 __all__ = ["COST_METRICS", "DEFAULT_FOR_SPACE", "METRICS", "Constraint", "ObjectiveSet",
            "ObjectivesError", "Reward", "default_objectives", "list_objectives", "load_objectives"]

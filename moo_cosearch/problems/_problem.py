@@ -44,11 +44,11 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import numpy as np
 
-from .hardware import CostBackend, get_backend
-from .objectives import Evaluation, Objective, ObjectiveSet, load_objectives
+from ..hardware import CostBackend, get_backend
+from ..objectives import Evaluation, Objective, ObjectiveSet, load_objectives
 
 if TYPE_CHECKING:
-    from .space import JointSpace
+    from ..space import JointSpace
 
 __all__ = ["CoSearchProblem", "make_problem"]
 
@@ -112,7 +112,7 @@ def _problem_class() -> type:
 
     cls = type("CoSearchProblem", (_CoSearchProblem, Problem),
                {"__module__": __name__, "__doc__": _CoSearchProblem.__doc__})
-    cls.__qualname__ = "CoSearchProblem"  # pickles as moo_cosearch.problem.CoSearchProblem
+    cls.__qualname__ = "CoSearchProblem"  # pickles as moo_cosearch.problems.CoSearchProblem
     return cls
 
 

@@ -1,6 +1,6 @@
 """Fan one study out over a Dask cluster: ``run --workers N [--scheduler ADDRESS]``.
 
-Every Dask task is one :func:`~moo_cosearch.worker.run_worker` on the shared storage (the
+Every Dask task is one :func:`~moo_cosearch.workers.run_worker` on the shared storage (the
 study lives there, not in Dask): the tasks join one study, take distinct seeds
 (``worker_seed(seed, i)``) and stop together at the study's budget. Without an address, a
 local cluster of N worker processes (one thread each) is started and closed; with one
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from .worker import RunConfig, WorkerResult, prepare, run_worker
+from ._worker import RunConfig, WorkerResult, prepare, run_worker
 
 __all__ = ["run_cluster"]
 
