@@ -127,8 +127,8 @@ def test_memory_api_returns_the_runs_table_and_wrapping_keeps_the_trials():
 def test_killed_run_resumes_to_the_exact_budget(tmp_path):
     log = tmp_path / "s.log"
     script = ("import optuna; optuna.logging.set_verbosity(optuna.logging.WARNING)\n"
-              "from moo_cosearch._compare_run import run_one\n"
-              "from moo_cosearch.worker import RunConfig\n"
+              "from moo_cosearch.compare._run import run_one\n"
+              "from moo_cosearch.workers import RunConfig\n"
               f"run_one(RunConfig(sampler='nsga2', seed=0, storage='journal:{log}', "
               "trials=None, budget=100000, study_name='k'), 100000)\n")
     proc = subprocess.Popen([sys.executable, "-c", script], env={**os.environ,
