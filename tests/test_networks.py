@@ -204,7 +204,7 @@ def test_shapes_agree_with_torch():
 
 def test_build_network_defaults_and_extra_keys():
     assert set(list_families()) == {"mobilenetv2", "efficientnet-b0", "nb201", "edd-mbconv",
-                                    "fnas-cifar10", "resnet9-cifar10", "resnet9-stl10",
+                                    "anb-mnas", "fnas-cifar10", "resnet9-cifar10", "resnet9-stl10",
                                     "unet-nuclei"}
     net = build_network("mobilenetv2", {"pes_x": 16, "b3_kernel": 5})
     k = list(MBV2_K)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from ..networks import nas_key
+from ..networks.anb import anb_mnas
 from ..networks.fpga import edd_mbconv, fnas_cifar10
 from ..networks.layers import Layer
 from ..networks.mbconv import efficientnet_b0, mobilenetv2
@@ -45,6 +46,11 @@ def _mbconv_module(key: tuple, res: int, classes: int) -> Any:
     return mbconv_network(key[0], _mbconv_layers(key, res, classes))
 
 
+def _anb_module(key: tuple, res: int, classes: int) -> Any:
+    from ._anb import anb_network
+    return anb_network(anb_mnas(*key[1:], resolution=res, num_classes=classes))
+
+
 def _fnas_module(key: tuple, res: int, classes: int) -> Any:
     from ._fpga import FNASNetwork
     return FNASNetwork(key[1], key[2], classes)
@@ -74,6 +80,8 @@ _SPECS: dict[str, _Spec] = {
     "mobilenetv2": _Spec(224, 1000, _mbconv_layers, _mbconv_module),
     "efficientnet-b0": _Spec(224, 1000, _mbconv_layers, _mbconv_module),
     "edd-mbconv": _Spec(224, 1000, _mbconv_layers, _mbconv_module),
+    "anb-mnas": _Spec(224, 1000, lambda k, r, c: anb_mnas(*k[1:], resolution=r, num_classes=c),
+                      _anb_module),
     "fnas-cifar10": _Spec(32, 10, lambda k, r, c: fnas_cifar10(k[1], k[2], resolution=r,
                                                                num_classes=c), _fnas_module),
     "resnet9-cifar10": _Spec(32, 10, lambda k, r, c: resnet9(k[1], k[2], resolution=r,

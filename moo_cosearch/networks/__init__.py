@@ -5,27 +5,37 @@ Each family lives in its own module and registers itself (:func:`register_family
 * :mod:`~moo_cosearch.networks.mbconv` — ``mobilenetv2``, ``efficientnet-b0`` (NAHAS spaces);
 * :mod:`~moo_cosearch.networks.nb201` — ``nb201``, and everything about the NAS-Bench-201 cell;
 * :mod:`~moo_cosearch.networks.fpga` — ``edd-mbconv`` (EDD), ``fnas-cifar10`` (FNAS);
+* :mod:`~moo_cosearch.networks.anb` — ``anb-mnas`` (Accel-NASBench MnasNet space);
 * :mod:`~moo_cosearch.networks.nasaic` — ``resnet9-cifar10``, ``resnet9-stl10``,
   ``unet-nuclei`` (NASAIC).
 
 The shared record is :class:`Layer` (one layer with shapes) and :class:`LayerBatch` (padded
 arrays of many networks), in :mod:`~moo_cosearch.networks.layers`. A new family is one new
-module that calls :func:`register_family`, plus its import line below.
+module that calls :func:`register_family`, plus its name in ``_registry.BUILTIN_MODULES``
+(the built-in family modules load on the first look at the registry).
 """
 
 from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from ._registry import (Family, build_network, get_family, layers_of_key, list_families,
                         matrix_of_key, nas_key, network_identity, network_matrix,
                         register_family, summarize)
 from .layers import LAYER_KINDS, Layer, LayerBatch, layer_matrix, stack_layers, stack_matrices
 
-# The built-in families register themselves on import.
-from . import mbconv, nb201, fpga, nasaic  # noqa: E402,F401  (isort: skip)
-from .mbconv import efficientnet_b0, mobilenetv2  # noqa: E402
+if TYPE_CHECKING:
+    from .mbconv import efficientnet_b0, mobilenetv2
 
 __all__ = ["Family", "LAYER_KINDS", "Layer", "LayerBatch", "build_network",
            "efficientnet_b0", "get_family", "layer_matrix", "layers_of_key", "list_families",
            "matrix_of_key", "mobilenetv2", "nas_key", "network_identity", "network_matrix",
            "register_family",
            "stack_layers", "stack_matrices", "summarize"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("efficientnet_b0", "mobilenetv2"):     # the family module loads on first use
+        return getattr(importlib.import_module(f"{__name__}.mbconv"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
