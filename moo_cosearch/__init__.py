@@ -12,25 +12,54 @@ The pieces, in data-flow order (see the README):
 - :func:`make_problem` → a vectorised pymoo ``Problem`` (directions and constraints mapped)
 - :mod:`moo_cosearch.analysis` → Pareto set, hypervolume, reports, plots, verify
 
-See ARCHITECTURE.md for the rooms and where to add a space, family, backend, source or sampler.
+Every name below is imported on first use, so ``import moo_cosearch`` (and ``moo-cosearch
+--help``) stay fast. See ARCHITECTURE.md for the rooms and where to add a space, family,
+backend, source or sampler.
 """
 
 from __future__ import annotations
 
-from .accuracy import NB201Table
-from .hardware import CostResult, get_backend, list_backends
-from .objectives import ObjectiveSet, list_objectives, load_objectives, make_objective
-from .problems import make_problem
-from .samplers import create_sampler, list_samplers
-from .space import JointSpace, Param, SpaceError, list_spaces, load_space
-from .study import create_study
-from .analysis import pareto_trials
-# Registers the "surrogate:PATH" cost backend (hardware never imports the surrogate floor).
-from . import surrogate  # noqa: E402,F401  (isort: skip)
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from ._version import __version__  # noqa: E402
+from ._version import __version__
+from . import surrogate  # noqa: F401  registers the "surrogate:PATH" cost backend (light)
 
-__all__ = ["CostResult", "JointSpace", "NB201Table", "ObjectiveSet", "Param", "SpaceError",
-           "create_sampler", "create_study", "get_backend", "list_backends", "list_objectives",
-           "list_samplers", "list_spaces", "load_objectives", "load_space", "make_objective",
-           "make_problem", "pareto_trials", "__version__"]
+if TYPE_CHECKING:
+    from .accuracy import NB201Table
+    from .analysis import pareto_trials
+    from .hardware import CostResult, get_backend, list_backends
+    from .objectives import ObjectiveSet, list_objectives, load_objectives, make_objective
+    from .problems import make_problem
+    from .samplers import create_sampler, list_samplers
+    from .space import JointSpace, Param, SpaceError, list_spaces, load_space
+    from .study import create_study
+
+#: Public name → the module that defines it (imported on first use).
+_HOMES = {
+    "NB201Table": "accuracy",
+    "CostResult": "hardware", "get_backend": "hardware", "list_backends": "hardware",
+    "ObjectiveSet": "objectives", "list_objectives": "objectives",
+    "load_objectives": "objectives", "make_objective": "objectives",
+    "make_problem": "problems",
+    "create_sampler": "samplers", "list_samplers": "samplers",
+    "JointSpace": "space", "Param": "space", "SpaceError": "space", "list_spaces": "space",
+    "load_space": "space",
+    "create_study": "study",
+    "pareto_trials": "analysis",
+}
+
+__all__ = sorted(_HOMES) + ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value          # the next look is a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_HOMES))

@@ -116,9 +116,10 @@ def clean_registries(monkeypatch):
     from moo_cosearch.hardware import _registry as hw
     from moo_cosearch.networks import _registry as net
 
-    monkeypatch.setattr(net, "_FAMILIES", dict(net._FAMILIES))
-    monkeypatch.setattr(hw, "_BACKENDS", dict(hw._BACKENDS))
-    monkeypatch.setattr(acc, "_SOURCES", dict(acc._SOURCES))
+    # the built-ins load first, so the copies hold them and the originals come back complete
+    monkeypatch.setattr(net, "_FAMILIES", dict(net._families()))
+    monkeypatch.setattr(hw, "_BACKENDS", dict(hw._backends()))
+    monkeypatch.setattr(acc, "_SOURCES", dict(acc._sources()))
     yield
     net.layers_of_key.cache_clear()
     net.matrix_of_key.cache_clear()

@@ -4,6 +4,7 @@ objective set loads (before any trial runs)."""
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import math
 from dataclasses import dataclass
@@ -36,7 +37,22 @@ class AccuracySource:
     check: Callable[..., None] | None = None
 
 
+#: Modules of this package that register the built-in sources, imported on the first look at
+#: the registry (so ``import moo_cosearch`` loads no table and no torch).
+BUILTIN_MODULES = ("table", "_user", "training", "fidelity", "multitask", "proxies")
+
 _SOURCES: dict[str, AccuracySource] = {}
+_loaded = False
+
+
+def _sources() -> dict[str, AccuracySource]:
+    """The registry, after the built-in modules registered themselves (once)."""
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        for module in BUILTIN_MODULES:
+            importlib.import_module(f"{__package__}.{module}")
+    return _SOURCES
 
 
 def register_source(name: str, factory: Callable[..., AccuracyFn], description: str = "",
@@ -47,7 +63,7 @@ def register_source(name: str, factory: Callable[..., AccuracyFn], description: 
 
 def list_sources() -> dict[str, str]:
     """Registered source names with a one-line description each."""
-    return {name: s.description for name, s in sorted(_SOURCES.items())}
+    return {name: s.description for name, s in sorted(_sources().items())}
 
 
 def _split(spec: Mapping[str, Any]) -> tuple[AccuracySource, dict[str, Any]]:
@@ -55,9 +71,10 @@ def _split(spec: Mapping[str, Any]) -> tuple[AccuracySource, dict[str, Any]]:
         raise ValueError(f"an accuracy spec must be a table like {{source = \"nb201\"}}, "
                          f"got {spec!r}")
     name = spec.get("source")
-    if name not in _SOURCES:
-        raise ValueError(f"accuracy source must be one of {sorted(_SOURCES)}, got {name!r}")
-    source = _SOURCES[name]
+    sources = _sources()
+    if name not in sources:
+        raise ValueError(f"accuracy source must be one of {sorted(sources)}, got {name!r}")
+    source = sources[name]
     accuracy_range(spec)
     options = {k: v for k, v in spec.items() if k not in ("source", "range")}
     try:

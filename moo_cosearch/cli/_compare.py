@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ._surrogate import positive_int
-from ..compare import DEFAULT_COMPARE_STORAGE, DEFAULT_TARGETS, compare
+from ..compare import DEFAULT_COMPARE_STORAGE, DEFAULT_TARGETS
 from ..workers import DEFAULT_OBJECTIVES
 
 __all__ = ["add_parsers"]
@@ -43,6 +43,7 @@ def _sampler_options(items: list[str], samplers: list[str]) -> dict[str, dict[st
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
+    from ..compare import compare
     from ..samplers import list_samplers
 
     samplers = list(list_samplers()) if args.samplers.strip() == "all" else \

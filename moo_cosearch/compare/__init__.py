@@ -8,8 +8,25 @@
 
 from __future__ import annotations
 
-from ._harness import DEFAULT_COMPARE_STORAGE, DEFAULT_TARGETS, Comparison, compare
-from ._run import DECISION_ATTR, ELAPSED_ATTR
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ._defaults import DEFAULT_COMPARE_STORAGE, DEFAULT_TARGETS
+
+if TYPE_CHECKING:
+    from ._harness import Comparison, compare
+    from ._run import DECISION_ATTR, ELAPSED_ATTR
+
+#: Loaded on first use (optuna and the statistics stay unimported for ``--help``).
+_HOMES = {"Comparison": "_harness", "compare": "_harness", "DECISION_ATTR": "_run",
+          "ELAPSED_ATTR": "_run"}
 
 __all__ = ["DECISION_ATTR", "DEFAULT_COMPARE_STORAGE", "DEFAULT_TARGETS", "ELAPSED_ATTR",
            "Comparison", "compare"]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{home}"), name)

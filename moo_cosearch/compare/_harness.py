@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
-from ._stats import DEFAULT_TARGETS
+from ._defaults import DEFAULT_COMPARE_STORAGE, DEFAULT_TARGETS
 from ..objectives import load_objectives
 from ..samplers import list_samplers
 from ..space import load_space
@@ -40,8 +40,6 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_COMPARE_STORAGE", "DEFAULT_TARGETS", "Comparison", "compare"]
 
-#: The harness's storage: one journal file in the output folder (``{out}`` is filled in).
-DEFAULT_COMPARE_STORAGE = "journal:{out}/studies.log"
 
 
 @dataclass

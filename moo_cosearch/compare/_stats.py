@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
+from ._defaults import DEFAULT_TARGETS
 from ..objectives import SKIPPED, spends_budget
 from ..analysis import hypervolume_history, is_feasible, minimization_matrix
 
@@ -31,8 +32,6 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_TARGETS", "aggregate", "budget_trials", "combined_front", "ecdf",
            "evaluations_to_target", "pairwise_tests", "run_metrics", "time_curve"]
 
-#: Default hypervolume targets, fractions of the best hypervolume any run found.
-DEFAULT_TARGETS = (0.5, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999, 1.0)
 
 
 def budget_trials(study: "optuna.Study", budget: int) -> list["optuna.trial.FrozenTrial"]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import Callable
 
 from ._base import CostBackend
@@ -9,7 +10,22 @@ from ._base import CostBackend
 __all__ = ["backend_metrics", "get_backend", "list_backends", "register_backend",
            "register_backend_prefix"]
 
+#: Modules of this package that register the built-in backends, imported on the first look
+#: at the registry (so ``import moo_cosearch`` loads no cost model).
+BUILTIN_MODULES = ("edge", "dataflow", "fpga", "hetero", "multifpga", "table", "zigzag")
+
 _BACKENDS: dict[str, Callable[[], CostBackend]] = {}
+_loaded = False
+
+
+def _backends() -> dict[str, Callable[[], CostBackend]]:
+    """The registry, after the built-in modules registered themselves (once)."""
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        for module in BUILTIN_MODULES:
+            importlib.import_module(f"{__package__}.{module}")
+    return _BACKENDS
 #: prefix → factory(rest of the name): e.g. ``surrogate:PATH`` → a saved MLP surrogate.
 _PREFIXES: dict[str, Callable[[str], CostBackend]] = {}
 
@@ -26,7 +42,7 @@ def register_backend_prefix(prefix: str, factory: Callable[[str], CostBackend]) 
 
 def list_backends() -> list[str]:
     """Names of the registered backends (prefixed names not included)."""
-    return sorted(_BACKENDS)
+    return sorted(_backends())
 
 
 def _unknown(name: object) -> ValueError:
@@ -50,7 +66,7 @@ def get_backend(name: str) -> CostBackend:
     if hit is not None:
         return hit[1](name[len(hit[0]):])
     try:
-        return _BACKENDS[name]()
+        return _backends()[name]()
     except KeyError:
         raise _unknown(name) from None
 
@@ -60,7 +76,7 @@ def backend_metrics(name: str) -> tuple[str, ...]:
     surrogate file, is built to read them)."""
     if isinstance(name, str) and _prefixed(name) is not None:
         return get_backend(name).metrics
-    factory = _BACKENDS.get(name) if isinstance(name, str) else None
+    factory = _backends().get(name) if isinstance(name, str) else None
     if factory is None:
         raise _unknown(name)
     return tuple(getattr(factory, "metrics", CostBackend.metrics))

@@ -8,6 +8,7 @@ Everything downstream (cost models, surrogates, accuracy sources) asks by family
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable, Mapping, Sequence
@@ -46,7 +47,22 @@ class Family:
     identity: Callable[[tuple], str] | None = None
 
 
+#: Modules of this package that register the built-in families, imported on the first look at
+#: the registry (so ``import moo_cosearch`` builds no network).
+BUILTIN_MODULES = ("mbconv", "nb201", "fpga", "nasaic", "anb")
+
 _FAMILIES: dict[str, Family] = {}
+_loaded = False
+
+
+def _families() -> dict[str, Family]:
+    """The registry, after the built-in modules registered themselves (once)."""
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        for module in BUILTIN_MODULES:
+            importlib.import_module(f"{__package__}.{module}")
+    return _FAMILIES
 
 
 def register_family(family: Family) -> Family:
@@ -59,13 +75,13 @@ def register_family(family: Family) -> Family:
 
 def list_families() -> list[str]:
     """Names of the registered families."""
-    return sorted(_FAMILIES)
+    return sorted(_families())
 
 
 def get_family(name: str) -> Family:
     """The family registered as ``name``; ValueError listing the known ones otherwise."""
     try:
-        return _FAMILIES[name]
+        return _families()[name]
     except (KeyError, TypeError):
         raise ValueError(f"network family must be one of {list_families()}, "
                          f"got {name!r}") from None

@@ -4,18 +4,40 @@ Workflow: :func:`sample_designs` (designs -> simulator -> ``.npz`` columns), :fu
 (train + test report), :meth:`Surrogate.save` / :func:`load_surrogate` (safe files), then use
 ``"surrogate:PATH"`` wherever a cost backend name goes, and
 :func:`moo_cosearch.analysis.verify_pareto` after a study.
+
+Importing this package registers the ``surrogate:`` backend prefix (:mod:`._backend`, light);
+the names below load their modules (torch among them) on first use.
 """
 
-from ._device import DevicePredictor, fit_device_predictor, load_device_predictor
-from ._features import FeatureSchema
-from ._model import FitConfig
-from ._sampling import draw_indices, load_samples, sample_designs
-from ._surrogate import (Surrogate, SurrogateError, fit_surrogate, load_surrogate,
-                         regression_metrics)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ._backend import SurrogateBackend
 
-__all__ = ["FeatureSchema", "FitConfig", "Surrogate", "SurrogateBackend", "SurrogateError",
-           "draw_indices", "fit_surrogate", "load_samples", "load_surrogate",
-           "regression_metrics", "sample_designs"]
-__all__ += ["DevicePredictor", "fit_device_predictor", "load_device_predictor"]
+if TYPE_CHECKING:
+    from ._device import DevicePredictor, fit_device_predictor, load_device_predictor
+    from ._features import FeatureSchema
+    from ._model import FitConfig
+    from ._sampling import draw_indices, load_samples, sample_designs
+    from ._surrogate import (Surrogate, SurrogateError, fit_surrogate, load_surrogate,
+                             regression_metrics)
 
+_HOMES = {"DevicePredictor": "_device", "fit_device_predictor": "_device",
+          "load_device_predictor": "_device", "FeatureSchema": "_features", "FitConfig": "_model",
+          "draw_indices": "_sampling", "load_samples": "_sampling", "sample_designs": "_sampling",
+          "Surrogate": "_surrogate", "SurrogateError": "_surrogate",
+          "fit_surrogate": "_surrogate", "load_surrogate": "_surrogate",
+          "regression_metrics": "_surrogate"}
+
+__all__ = sorted([*_HOMES, "SurrogateBackend"])
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 import numpy as np
 
 from ..hardware import COST_FIELDS, CostBackend, CostResult, register_backend_prefix
-from ._surrogate import SurrogateError, load_surrogate
 
 if TYPE_CHECKING:
     from ..space import JointSpace
@@ -26,12 +25,16 @@ class SurrogateBackend(CostBackend):
     """
 
     def __init__(self, path: str | Path) -> None:
+        from ._surrogate import load_surrogate     # lazy: torch loads with the first file
+
         self.path = Path(path)
         self.surrogate = load_surrogate(self.path)
         self.name = f"surrogate:{self.path}"
         self.metrics = tuple(self.surrogate.targets)
 
     def evaluate(self, space: "JointSpace", designs: Sequence[Mapping[str, Any]]) -> CostResult:
+        from ._surrogate import SurrogateError
+
         sur = self.surrogate
         if space.definition_hash != sur.space.definition_hash:
             raise SurrogateError(f"surrogate {self.path.name} was trained for space "
