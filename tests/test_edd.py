@@ -23,10 +23,10 @@ from optuna.trial import TrialState
 from moo_cosearch import create_study, load_space, make_objective
 from moo_cosearch.cli import main
 from moo_cosearch.samplers import create_sampler, list_samplers, sampler_study_options
-from moo_cosearch.samplers._edd import EDD_KEY, EDDSampler
-from moo_cosearch.samplers._edd_model import Targets, fit_ensemble
-from moo_cosearch.samplers._edd_search import Scalariser, optimise_logits, sample_rows
-from moo_cosearch.samplers._edd_space import Relaxation
+from moo_cosearch.samplers._edd._sampler import EDD_KEY, EDDSampler
+from moo_cosearch.samplers._edd._model import Targets, fit_ensemble
+from moo_cosearch.samplers._edd._search import Scalariser, optimise_logits, sample_rows
+from moo_cosearch.samplers._edd._space import Relaxation
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 pytestmark = pytest.mark.usefixtures("single_threaded_torch")
@@ -156,7 +156,7 @@ def test_scalariser_by_hand():
 
 def test_adam_is_adamw_by_hand():
     """Our Adam (no torch.optim import) against the AdamW update written out in numpy."""
-    from moo_cosearch.samplers._edd_model import Adam
+    from moo_cosearch.samplers._edd._model import Adam
 
     x = np.array([[1.0, 2.0], [-1.0, 0.5], [0.3, -2.0]])
     w0 = np.array([0.5, -1.0])

@@ -98,7 +98,7 @@ def test_the_installed_botorch_is_within_the_bound():
 def test_model_priors_are_the_ones_gpfit_copies():
     torch = pytest.importorskip("torch")
     pytest.importorskip("botorch")
-    from moo_cosearch.samplers import _gpfit
+    from moo_cosearch.samplers._qehvi import _gpfit
 
     d = 5
     X = torch.rand(8, d, dtype=torch.float64)
@@ -122,7 +122,7 @@ def test_fast_fit_agrees_with_fit_gpytorch_mll():
     from botorch.fit import fit_gpytorch_mll
     from gpytorch.mlls import ExactMarginalLogLikelihood
 
-    from moo_cosearch.samplers._gpfit import (GPHypers, apply_hypers, fit_gp_hypers, make_model,
+    from moo_cosearch.samplers._qehvi._gpfit import (GPHypers, apply_hypers, fit_gp_hypers, make_model,
                                               train_targets)
 
     g = torch.Generator().manual_seed(0)

@@ -12,11 +12,11 @@ import numpy as np
 import optuna
 import pytest
 
-from moo_cosearch import samplers as samplers_mod
+from moo_cosearch.samplers import _registry
 from moo_cosearch.cli import main
 from moo_cosearch.samplers import (create_sampler, list_samplers, register_sampler,
                                   sampler_study_options)
-from moo_cosearch.samplers._phase import PHASE_KEY
+from moo_cosearch.samplers._phase._view import PHASE_KEY
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -184,7 +184,7 @@ class _Spy(optuna.samplers.RandomSampler):
 @pytest.fixture
 def spy(monkeypatch):
     list_samplers()                      # the strategy modules register on the first look
-    monkeypatch.setattr(samplers_mod, "_REGISTRY", dict(samplers_mod._REGISTRY))
+    monkeypatch.setattr(_registry, "_REGISTRY", dict(_registry._REGISTRY))
     logs: list[list] = []
 
     def factory(seed=None, **options):

@@ -184,8 +184,8 @@ def test_resume_rebuilds_the_algorithm_from_storage(name, kind, tmp_path):
 def _replayed_offspring_match(study: optuna.Study, algo: str, pop: int) -> tuple[int, int]:
     """(trials of generations >= 1 whose design is their slot's offspring in a fresh replay of
     the stored members, those whose design is not)."""
-    from moo_cosearch.samplers._pymoo_sampler import PymooSampler
-    from moo_cosearch.samplers._pymoo_space import Columns
+    from moo_cosearch.samplers._pymoo._sampler import PymooSampler
+    from moo_cosearch.samplers._pymoo._space import Columns
 
     fresh = PymooSampler(algo, population_size=pop)
     attrs = study._storage.get_study_system_attrs(study._study_id)
@@ -278,7 +278,7 @@ def mixed(trial: optuna.Trial) -> tuple[float, float]:
 
 
 def test_columns_encode_mixed_spaces_exactly():
-    from moo_cosearch.samplers._pymoo_space import Columns
+    from moo_cosearch.samplers._pymoo._space import Columns
 
     s = optuna.create_study(directions=["minimize"] * 2, sampler=optuna.samplers.RandomSampler(0))
     s.optimize(mixed, n_trials=30)

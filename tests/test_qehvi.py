@@ -4,7 +4,7 @@ Optuna's own sampler test suites run on the sampler (with small pools so they st
 behaviour that is specific to it: the encoding, mixed and categorical-only spaces, constraints,
 determinism, resuming from storage, pending trials, a BraninCurrin hypervolume check against
 random search, the ``prescreen`` hook and the registry. The sampler is the wiring in
-``samplers/_qehvi_sampler.py`` of ``_encoding``, ``_gpfit`` and the ``_qehvi_*`` modules.
+``samplers/_qehvi/_sampler.py`` of the other modules of ``samplers/_qehvi/``.
 
 The machine these run on has 2 cores shared with benchmarks: torch runs single-threaded here
 (much faster for these tiny GPs under contention) and nothing asserts a timing.
@@ -30,9 +30,9 @@ from optuna.trial import TrialState
 
 import moo_cosearch
 from moo_cosearch.samplers import create_sampler
-from moo_cosearch.samplers._encoding import Encoder
-from moo_cosearch.samplers._qehvi_pool import candidate_pool
-from moo_cosearch.samplers._qehvi_sampler import QEHVISampler
+from moo_cosearch.samplers._qehvi._encoding import Encoder
+from moo_cosearch.samplers._qehvi._pool import candidate_pool
+from moo_cosearch.samplers._qehvi._sampler import QEHVISampler
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -623,7 +623,7 @@ def test_evaluated_designs_are_not_proposed_again():
 
 
 def test_hyperparameters_refit_every_trial_early_then_every_k(monkeypatch):
-    from moo_cosearch.samplers import _gpfit
+    from moo_cosearch.samplers._qehvi import _gpfit
 
     sizes = []
     real = _gpfit.fit_gp_hypers

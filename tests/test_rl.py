@@ -23,9 +23,9 @@ from optuna.trial import TrialState
 import moo_cosearch
 from moo_cosearch.cli import main
 from moo_cosearch.samplers import create_sampler, list_samplers, sampler_study_options
-from moo_cosearch.samplers._rl_policy import ActionSpace, LogitsPolicy, make_policy
-from moo_cosearch.samplers._rl_sampler import PPOSampler, ReinforceSampler
-from moo_cosearch.samplers._rl_state import (ACTIONS_KEY, CHUNK, KEY, RLState, read_header,
+from moo_cosearch.samplers._rl._policy import ActionSpace, LogitsPolicy, make_policy
+from moo_cosearch.samplers._rl._sampler import PPOSampler, ReinforceSampler
+from moo_cosearch.samplers._rl._state import (ACTIONS_KEY, CHUNK, KEY, RLState, read_header,
                                              read_state, write_state)
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)

@@ -16,6 +16,7 @@ import optuna
 import pytest
 
 from moo_cosearch import samplers as samplers_mod
+from moo_cosearch.samplers import _registry
 from moo_cosearch.samplers import (create_sampler, list_samplers, register_sampler,
                                   sampler_study_options)
 from moo_cosearch.space import JointSpace, Param, load_space
@@ -36,8 +37,9 @@ def _quiet_experimental_warnings():
 @pytest.fixture
 def registry(monkeypatch):
     """A private copy of the registry, restored after the test."""
-    monkeypatch.setattr(samplers_mod, "_REGISTRY", dict(samplers_mod._REGISTRY))
-    return samplers_mod._REGISTRY
+    list_samplers()                      # the families register on the first look
+    monkeypatch.setattr(_registry, "_REGISTRY", dict(_registry._REGISTRY))
+    return _registry._REGISTRY
 
 
 # ---- registry ---------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ The ensemble (:class:`Ensemble`) has ``members`` MLPs (two SiLU hidden layers of
 units) stored as batched weight tensors, so one batched matmul runs them all. Each member is
 fitted by full-batch AdamW (:class:`Adam`) on the standardised targets with its own Poisson(1)
 bootstrap weights per observation, so the members disagree where data are scarce. Inputs are the
-:class:`~._edd_space.Relaxation` features, which are linear in the level probabilities: a
+:class:`~._space.Relaxation` features, which are linear in the level probabilities: a
 relaxed design goes through the same network and gradients reach its probabilities.
 """
 

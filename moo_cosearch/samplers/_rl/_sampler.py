@@ -12,13 +12,13 @@ from optuna.samplers import BaseSampler, RandomSampler
 from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
 
-from ._base import RelativeSampler
-from ._scalarise import check_scalarisation
+from .._base import RelativeSampler
+from .._scalarise import check_scalarisation
 
 if TYPE_CHECKING:
     import torch
 
-    from ._rl_policy import ActionSpace
+    from ._policy import ActionSpace
 
 __all__ = ["LEARNING_RATES", "PPOSampler", "ReinforceSampler"]
 
@@ -56,7 +56,7 @@ class ReinforceSampler(RelativeSampler):
             outside the relative search space (default: random).
 
     Attributes:
-        policy: the torch policy (:mod:`._rl_policy`), made at the first relative sample (or
+        policy: the torch policy (:mod:`._policy`), made at the first relative sample (or
             :meth:`load_state`) over the relative search space.
     """
 
@@ -68,7 +68,7 @@ class ReinforceSampler(RelativeSampler):
                  scalarisation: str = "chebyshev", weights: Sequence[float] | None = None,
                  penalty: float = 1.0, bins: int = 16,
                  independent_sampler: BaseSampler | None = None) -> None:
-        from ._rl_policy import CONTROLLERS
+        from ._policy import CONTROLLERS
 
         if controller not in CONTROLLERS:
             raise ValueError(f"controller must be one of {list(CONTROLLERS)}, "
@@ -130,8 +130,8 @@ class ReinforceSampler(RelativeSampler):
             return {}
         import torch
 
-        from ._rl_policy import ActionSpace
-        from ._rl_state import ACTIONS_KEY
+        from ._policy import ActionSpace
+        from ._state import ACTIONS_KEY
 
         # One sample at a time per sampler: n_jobs threads share the policy and its updates.
         with self._lock:
@@ -165,7 +165,7 @@ class ReinforceSampler(RelativeSampler):
         """A fresh policy over ``space`` (the search space is new or has changed)."""
         import torch
 
-        from ._rl_policy import make_policy
+        from ._policy import make_policy
 
         self._space = space
         gen = torch.Generator().manual_seed(self._seed_for(_INIT, 0))
@@ -175,7 +175,7 @@ class ReinforceSampler(RelativeSampler):
     def _sync(self, study: Study) -> bool:
         """Bring this sampler in step with the stored state; False while the stored state is
         newer but cannot be read (a write in progress): then it does not learn."""
-        from ._rl_state import read_header, read_state, write_state
+        from ._state import read_header, read_state, write_state
 
         header, attrs = read_header(study._storage, study._study_id)
         if header is None or header["sha"] == self._sha:
@@ -209,8 +209,8 @@ class ReinforceSampler(RelativeSampler):
         return True
 
     def _state(self) -> Any:
-        """This sampler's :class:`~._rl_state.RLState`."""
-        from ._rl_state import RLState
+        """This sampler's :class:`~._state.RLState`."""
+        from ._state import RLState
 
         return RLState(self._meta(), dict(self.policy.state_dict()), self._baseline,
                        self._version, set(self._consumed))
@@ -220,7 +220,7 @@ class ReinforceSampler(RelativeSampler):
         whether the policy then holds the stored state. False when nothing is stored, or it
         does not fit this sampler's options and search space, or it is being rewritten."""
         if self._space is None:
-            from ._rl_policy import ActionSpace
+            from ._policy import ActionSpace
 
             space = {name: dist for name, dist in self._search_space.calculate(study).items()
                      if not dist.single()}
@@ -240,7 +240,7 @@ class ReinforceSampler(RelativeSampler):
         never counts)."""
         import json
 
-        from ._rl_state import ACTIONS_KEY, write_state
+        from ._state import ACTIONS_KEY, write_state
 
         space = self._space
         assert space is not None
@@ -275,7 +275,7 @@ class ReinforceSampler(RelativeSampler):
         its actions record) triples."""
         import torch
 
-        from ._scalarise import rewards
+        from .._scalarise import rewards
 
         rng = np.random.default_rng(self._seed_for(_UPDATE, self._version))
         r = rewards([t for _, t, _ in batch], study.directions, reference_trials=complete,

@@ -16,7 +16,7 @@ import torch
 from scipy.optimize import minimize
 
 from ._encoding import Encoder
-from ._qehvi_pool import Prescreen, prescreen_ok
+from ._pool import Prescreen, prescreen_ok
 
 if TYPE_CHECKING:
     from botorch.acquisition import AcquisitionFunction

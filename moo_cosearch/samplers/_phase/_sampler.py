@@ -38,7 +38,7 @@ trials use the best finished so far; once phase 1 holds its ``n1`` finished tria
 is final and the same in every worker.
 
 Each phase has its own inner sampler (built at construction; phase 1 gets ``seed``, phase 2 a
-seed derived from it), which sees a view of the study (:class:`~._phase_view.PhaseStudy`):
+seed derived from it), which sees a view of the study (:class:`~._view.PhaseStudy`):
 only the trials of its phase (and the trial being sampled) whose pinned parameters hold the
 phase's pinned values, with only the parameters it searches, and study system attrs under its
 own prefix (NSGA-II caches its parents there). So the phase-2 search starts fresh and is fed
@@ -48,7 +48,7 @@ phase-2 trials only.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -57,15 +57,14 @@ from optuna.samplers import BaseSampler
 from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
 
-from . import check_options, create_sampler, register_sampler, sampler_study_options
-from ._phase_view import PHASE_KEY, Phase, PhaseStudy, Stripped, strip
-from ._scalarise import rewards
+from .._registry import create_sampler, sampler_study_options
+from ._view import PHASE_KEY, Phase, PhaseStudy, Stripped, strip
+from .._scalarise import rewards
 
 __all__ = ["FixedHardwareSampler", "HardwareThenNASSampler", "PHASE_KEY", "PhaseSampler"]
 
 GROUPS = ("nas", "has")
 _OURS = ("fixed-hw", "phase", "hw-then-nas")
-_STUDY_OPTIONS = ("groups", "baseline", "ordered", "reference_point")
 
 
 def _evaluated(trial: FrozenTrial) -> bool:
@@ -323,21 +322,3 @@ class HardwareThenNASSampler(PhaseSampler):
     _FIRST = "has"
     _NAME = "hw-then-nas"
 
-
-def _factory(cls: type[_PhasedSampler]) -> Callable[..., BaseSampler]:
-    def make(seed: int | None = None, **options: Any) -> BaseSampler:
-        check_options(cls, options)
-        return cls(seed=seed, **options)
-
-    return make
-
-
-register_sampler("fixed-hw", _factory(FixedHardwareSampler),
-                 "hardware-aware NAS on the space's baseline accelerator (inner sampler: tpe)",
-                 _STUDY_OPTIONS)
-register_sampler("phase", _factory(PhaseSampler),
-                 "NAHAS phase search: NAS on the baseline accelerator, then HAS for the best "
-                 "network (budget, first_share)", _STUDY_OPTIONS + ("budget",))
-register_sampler("hw-then-nas", _factory(HardwareThenNASSampler),
-                 "HAS for the baseline network, then NAS on the best accelerator "
-                 "(budget, first_share)", _STUDY_OPTIONS + ("budget",))

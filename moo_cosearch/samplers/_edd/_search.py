@@ -4,7 +4,7 @@ Loss of a relaxed design (EDD's Eq. 1, ``Acc_loss · Perf_loss + β · C^(RES �
 generalised to any objectives and constraints), built by :class:`Scalariser` from the evaluated
 trials:
 
-- each objective's loss form ``z_i`` (:class:`~._edd_model.Targets`: lower is better, log scale
+- each objective's loss form ``z_i`` (:class:`~._model.Targets`: lower is better, log scale
   for objectives spanning more than a decade) is normalised as
   ``l_i = (z_i - ideal_i) / (nadir_i - ideal_i)``, where ``best_i`` is the best value among the
   feasible evaluated trials (all of them while none is feasible), ``nadir_i`` the reference
@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from ._edd_model import Adam, Targets
+from ._model import Adam, Targets
 
 if TYPE_CHECKING:
     import torch

@@ -9,7 +9,7 @@ worker on one storage share one run of the algorithm:
   when that many of its trials are COMPLETE; the first ``population_size`` of them by number
   are its members, the algorithm's initial population.
 - **Generation g >= 1** has ``n_offsprings`` slots: the offspring the algorithm asks for after
-  being told generations 0..g-1 (:class:`~._pymoo_run.Replay`). A trial takes the lowest slot
+  being told generations 0..g-1 (:class:`~._run.Replay`). A trial takes the lowest slot
   no trial of generation g holds yet (trial system attrs ``<prefix>:generation`` and
   ``<prefix>:slot``) and is given that slot's design. The offspring list is the same in every
   worker: the algorithm's seed is a hash of generation 0's members (so it follows the study's
@@ -39,7 +39,7 @@ the stored members computes it.
 
 Objectives reach pymoo in minimisation form, constraints (``trial.set_constraint``: > 0
 violates) as one summed violation; MOEA/D, which pymoo runs without constraints, sees them as
-a penalty (:mod:`._pymoo_run`). One objective works with all five: NSGA-II and AGE-MOEA as
+a penalty (:mod:`._run`). One objective works with all five: NSGA-II and AGE-MOEA as
 they are, NSGA-III with U-NSGA-III's tournament, SMS-EMOA with truncation by value (its
 one-dimensional hypervolume contribution), MOEA/D with ``population_size`` copies of the
 weight ``[1]`` (a neighbourhood-mating, replace-if-better steady GA).
@@ -66,11 +66,11 @@ from optuna.storages import InMemoryStorage
 from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
-from ._base import RelativeSampler
+from .._base import RelativeSampler
 
 if TYPE_CHECKING:
-    from ._pymoo_run import Observation, Replay
-    from ._pymoo_space import Columns
+    from ._run import Observation, Replay
+    from ._space import Columns
 
 __all__ = ["PymooSampler"]
 
@@ -152,7 +152,7 @@ class PymooSampler(RelativeSampler):
         if not search_space:  # the first trial (no space known yet): part of generation 0
             storage.set_trial_system_attr(trial._trial_id, self._gen_key, 0)
             return {}
-        from ._pymoo_space import Columns
+        from ._space import Columns
 
         columns = Columns(search_space, self._ordered)
         with self._lock:
@@ -269,7 +269,7 @@ class PymooSampler(RelativeSampler):
                   members: list[list]) -> _Run:
         """The algorithm told every closed generation: the one in memory, stepped on, when it
         has been told the same members so far; otherwise rebuilt from generation 0."""
-        from ._pymoo_run import Replay
+        from ._run import Replay
 
         sign = np.array([-1.0 if d == StudyDirection.MAXIMIZE else 1.0
                          for d in study.directions])
@@ -295,7 +295,7 @@ class PymooSampler(RelativeSampler):
     def _observation(t: FrozenTrial, columns: "Columns",
                      sign: np.ndarray) -> "Observation | None":
         """The trial as the algorithm sees it (None: its parameters are not in the space)."""
-        from ._pymoo_run import Observation
+        from ._run import Observation
 
         x = columns.encode(t.params)
         if x is None:

@@ -1,11 +1,11 @@
 """RL controllers (``reinforce``, ``ppo``): a policy over every searched parameter, trained
 from the trials' rewards, as in FNAS / NASAIC (REINFORCE) and NAHAS (PPO).
 
-Per trial, the sampler (:mod:`._rl_sampler`) draws one whole design from the policy
-(:mod:`._rl_policy`: an LSTM controller emitting one parameter's action per step, or
+Per trial, the sampler (:mod:`._sampler`) draws one whole design from the policy
+(:mod:`._policy`: an LSTM controller emitting one parameter's action per step, or
 independent per-parameter logits) over the relative search space, cut into discrete actions.
 The action indices and their log-probability are stored on the trial
-(:data:`~._rl_state.ACTIONS_KEY`), so the update can be computed by any worker from the study.
+(:data:`~._state.ACTIONS_KEY`), so the update can be computed by any worker from the study.
 The first trial (no search space known yet) and parameters outside the relative search space
 come from the independent sampler (random). If the relative search space changes, a new policy
 starts over the new one (stored states and actions carry the action space's signature).
@@ -28,7 +28,7 @@ to the first batch's mean, then ``b <- decay * b + (1 - decay) * mean(batch)``).
 Adam starts afresh at each update (no optimiser state to store: the stored state is the whole
 state, so a resumed study or another worker continues exactly where the last update left off).
 
-Persistence and several workers (:mod:`._rl_state`): after its updates a sampler writes the
+Persistence and several workers (:mod:`._state`): after its updates a sampler writes the
 state (weights, baseline, update count ``version``, consumed trial numbers) to the study.
 Before learning or sampling it reads the stored header: a newer state (or another writer's
 state of the same version) replaces its own, an older one is overwritten by its own. It learns
@@ -47,7 +47,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from . import _require_modules, check_options, register_sampler
+from .._registry import check_options, register_sampler, require_modules
 
 if TYPE_CHECKING:
     from optuna.samplers import BaseSampler
@@ -60,8 +60,8 @@ def _factory(algorithm: str):
     options, before the sampler is made)."""
 
     def make(seed: int | None = None, **options: Any) -> "BaseSampler":
-        _require_modules(algorithm, "torch")
-        from ._rl_sampler import PPOSampler, ReinforceSampler
+        require_modules(algorithm, "torch")
+        from ._sampler import PPOSampler, ReinforceSampler
 
         cls = PPOSampler if algorithm == "ppo" else ReinforceSampler
         check_options(cls, options)

@@ -30,7 +30,7 @@ from pymoo.core.population import Population
 from pymoo.core.problem import Problem
 from pymoo.core.termination import NoTermination
 
-from ._pymoo_space import Columns, MixedCrossover, MixedMutation, SeenElimination
+from ._space import Columns, MixedCrossover, MixedMutation, SeenElimination
 
 __all__ = ["ALGORITHMS", "Observation", "Replay", "reference_directions"]
 

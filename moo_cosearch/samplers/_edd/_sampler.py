@@ -2,18 +2,18 @@
 descended through a predictor learned from the study's own trials.
 
 Every searched parameter (NAS and hardware alike) is relaxed to a categorical distribution over
-its levels (:mod:`._edd_space`, parameters in sorted name order). Per trial, once
+its levels (:mod:`._space`, parameters in sorted name order). Per trial, once
 ``n_startup_trials`` random designs are evaluated:
 
 1. an MLP ensemble is fitted on the evaluated (COMPLETE) trials only, mapping a design's
-   features to every objective and every constraint (:mod:`._edd_model`); the first fit is
+   features to every objective and every constraint (:mod:`._model`); the first fit is
    cold, later ones continue from the previous weights (fewer epochs) while the space and the
    targets keep their shape;
 2. the logits θ are descended for ``n_steps`` Adam steps on the expected loss of Gumbel-softmax
    relaxed designs: EDD's ``Acc_loss · Perf_loss + β · C^(RES − RES_ub)`` generalised to a
    product of normalised objective losses (or a Chebyshev scalarisation) plus an exponential
    penalty on predicted violations and on objectives beyond the reference point
-   (:mod:`._edd_search`). A ``relaxed_cost`` model (e.g. the
+   (:mod:`._search`). A ``relaxed_cost`` model (e.g. the
    trained MLP surrogate's ``predict_relaxed``) may replace the ensemble for the objectives it
    covers;
 3. a discrete design is drawn from ``softmax(θ / τ)`` with the sampler's seeded generator,
@@ -42,16 +42,15 @@ from optuna.samplers import BaseSampler, RandomSampler
 from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
 
-from ._base import RelativeSampler
-from . import _require_modules, check_options, register_sampler
-from ._edd_search import SCALARISATIONS
-from ._edd_space import Relaxation
-from ._scalarise import check_weights
+from .._base import RelativeSampler
+from ._search import SCALARISATIONS
+from ._space import Relaxation
+from .._scalarise import check_weights
 
 if TYPE_CHECKING:
     import torch
 
-    from ._edd_model import Ensemble, Targets
+    from ._model import Ensemble, Targets
 
 __all__ = ["EDD_KEY", "EDDSampler", "RelaxedCost"]
 
@@ -275,7 +274,7 @@ class EDDSampler(RelativeSampler):
         to ``torch_threads`` meanwhile."""
         import torch
 
-        from ._edd_search import sample_rows
+        from ._search import sample_rows
 
         threads = torch.get_num_threads()
         torch.set_num_threads(self._threads)
@@ -289,8 +288,8 @@ class EDDSampler(RelativeSampler):
                  tau: float) -> np.ndarray:
         import torch
 
-        from ._edd_model import Targets, fit_ensemble
-        from ._edd_search import Scalariser, optimise_logits
+        from ._model import Targets, fit_ensemble
+        from ._search import Scalariser, optimise_logits
 
         targets = Targets.from_trials(done, study.directions)
         feat = relax.feature_matrix()
@@ -377,13 +376,3 @@ def _plain(value: Any) -> Any:
         return value.item()
     raise TypeError(f"cannot store {type(value).__name__} {value!r} as a trial attribute")
 
-
-def _make(seed: int | None = None, **options: Any) -> BaseSampler:
-    _require_modules("edd", "torch")
-    check_options(EDDSampler, options)
-    return EDDSampler(seed=seed, **options)
-
-
-register_sampler("edd", _make,
-                 "EDD differentiable co-search: Gumbel-softmax logits descended through an MLP "
-                 "ensemble fitted on the trials (ours)", ("reference_point", "ordered"))

@@ -1,9 +1,9 @@
 """pymoo algorithms inside Optuna: ``pymoo-nsga2``, ``pymoo-nsga3``, ``pymoo-moead``,
 ``pymoo-smsemoa``, ``pymoo-agemoea``.
 
-Each name makes a :class:`~._pymoo_sampler.PymooSampler` running that pymoo algorithm with
+Each name makes a :class:`~._sampler.PymooSampler` running that pymoo algorithm with
 ask and tell, one generation of trials at a time, its state rebuilt from the study (resume,
-several workers); the design: :mod:`._pymoo_sampler`, :mod:`._pymoo_run`, :mod:`._pymoo_space`.
+several workers); the design: :mod:`._sampler`, :mod:`._run`, :mod:`._space`.
 pymoo is imported when a sampler proposes, not here.
 
 Options: ``population_size`` (default 20: budgets here are a few hundred trials, so 20 gives
@@ -16,7 +16,7 @@ from __future__ import annotations
 import inspect
 from typing import TYPE_CHECKING, Any
 
-from . import OptionError, _require_modules, check_options, register_sampler
+from .._registry import OptionError, check_options, register_sampler, require_modules
 
 if TYPE_CHECKING:
     import optuna
@@ -37,8 +37,8 @@ def _factory(algorithm: str) -> Any:
 
     def make(seed: int | None = None, **options: Any) -> "optuna.samplers.BaseSampler":
         if algorithm == "agemoea":
-            _require_modules("pymoo-agemoea", "numba")
-        from ._pymoo_sampler import PymooSampler
+            require_modules("pymoo-agemoea", "numba")
+        from ._sampler import PymooSampler
 
         check_options(PymooSampler, options)
         refused = {"algorithm"} | ({"n_neighbors"} if algorithm != "moead" else set())

@@ -4,14 +4,14 @@
 generator, last GP hyperparameters, refit counter) and wires one proposal per trial
 (:meth:`QEHVISampler._propose`), each step a private module (the maths: ``README.md`` here):
 
-1. training data and pending designs from the trials: :mod:`._qehvi_data`, encoded by
+1. training data and pending designs from the trials: :mod:`._data`, encoded by
    :class:`~._encoding.Encoder`;
 2. one batched GP over objectives and constraints, fast MAP fit on a refit schedule:
    :mod:`._gpfit`;
-3. the discrete candidate pool, minus evaluated and pending designs: :mod:`._qehvi_pool`;
-4. the optimistic hypervolume pre-score of the whole pool: :mod:`._qehvi_prescore`;
-5. qLogEHVI / qLogNEHVI / qLogEI of the best ``n_rescore``: :mod:`._qehvi_acquisition`;
-6. gradient refinement of the float parameters of the best few: :mod:`._qehvi_refine`.
+3. the discrete candidate pool, minus evaluated and pending designs: :mod:`._pool`;
+4. the optimistic hypervolume pre-score of the whole pool: :mod:`._prescore`;
+5. qLogEHVI / qLogNEHVI / qLogEI of the best ``n_rescore``: :mod:`._acquisition`;
+6. gradient refinement of the float parameters of the best few: :mod:`._refine`.
 
 Designs being evaluated by other workers (RUNNING trials, shared through system attrs) enter as
 pending points, so parallel workers on one storage do not propose the same design. Threads of
@@ -19,7 +19,7 @@ one process (``study.optimize(..., n_jobs=k)``) share the sampler: a per-sampler
 reading the trials, proposing and writing the proposal, so each thread sees the designs the
 others proposed before it. Start-up designs (random, from the independent sampler) are drawn
 in the same way once the search space is known, redrawn while they repeat an evaluated or
-pending design, and recorded too (:data:`~._qehvi_data.STARTUP_KEY`).
+pending design, and recorded too (:data:`~._data.STARTUP_KEY`).
 """
 
 from __future__ import annotations
@@ -34,10 +34,10 @@ from optuna.samplers import BaseSampler, RandomSampler
 from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
-from ._base import RelativeSampler
+from .._base import RelativeSampler
 from ._encoding import Encoder
-from ._qehvi_data import PARAMS_KEY, STARTUP_KEY, observations, pending_params
-from ._qehvi_pool import Prescreen, candidate_pool, row_keys
+from ._data import PARAMS_KEY, STARTUP_KEY, observations, pending_params
+from ._pool import Prescreen, candidate_pool, row_keys
 
 if TYPE_CHECKING:
     import torch
@@ -224,7 +224,7 @@ class QEHVISampler(RelativeSampler):
                  search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
         import torch
 
-        from ._qehvi_acquisition import make_acquisition, make_partitioning
+        from ._acquisition import make_acquisition, make_partitioning
 
         t0 = time.perf_counter()
         self.last_timing = {}
@@ -277,7 +277,7 @@ class QEHVISampler(RelativeSampler):
 
     def _ref_point(self, Yobj: np.ndarray, feasible: np.ndarray) -> np.ndarray:
         """The reference point in maximisation form (the user's, else inferred)."""
-        from ._qehvi_acquisition import reference_point
+        from ._acquisition import reference_point
 
         return reference_point(Yobj, feasible, self._reference_point, self._sign)
 
@@ -288,8 +288,8 @@ class QEHVISampler(RelativeSampler):
         the ``n_rescore`` best, refinement of the ``n_refine`` best when there are floats."""
         import torch
 
-        from ._qehvi_prescore import optimistic_prescore
-        from ._qehvi_refine import float_columns, refine
+        from ._prescore import optimistic_prescore
+        from ._refine import float_columns, refine
 
         t0 = time.perf_counter()
         pre = optimistic_prescore(model, self._hyper, Xc, Yobj, feasible, m, partitioning,
