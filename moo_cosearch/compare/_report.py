@@ -1,5 +1,5 @@
 """The outputs of a comparison: per-run measures and per-sampler aggregates gathered into
-``summary.json``, ``runs.csv``, the figures and (:mod:`._compare_text`) the Markdown report and
+``summary.json``, ``runs.csv``, the figures and (:mod:`._text`) the Markdown report and
 the table printed on the terminal."""
 
 from __future__ import annotations

@@ -100,7 +100,7 @@ def markdown(summary: Mapping[str, Any]) -> str:
     lines += ["", "## Hand-designed references", "",
               "The space's stock network on the baseline accelerator and, for edge spaces, on "
               "Eyeriss-like and NVDLA-like configurations snapped to the space's grids "
-              "(`moo_cosearch/_compare_refs.py` says which published facts each follows). "
+              "(`moo_cosearch/compare/_refs.py` says which published facts each follows). "
               "Infeasible references are drawn hollow on `pareto.png`, at their network's "
               "accuracy.", ""]
     lines += _table(["reference", *s["metric_names"], "feasible", "HV alone",
