@@ -20,8 +20,8 @@ import pytest
 from moo_cosearch.cli._compare import add_parsers
 from moo_cosearch.compare._refs import references
 from moo_cosearch.compare._run import DECISION_ATTR, ELAPSED_ATTR, run_one
-from moo_cosearch.compare._stats import (aggregate, ecdf, evaluations_to_target, pairwise_tests,
-                                         time_curve)
+from moo_cosearch.compare._stats import (a12, aggregate, average_ranks, ecdf,
+                                         evaluations_to_target, pairwise_tests, time_curve)
 from moo_cosearch.compare import compare
 from moo_cosearch.workers import RunConfig
 
@@ -81,32 +81,71 @@ def test_summary_hypervolumes_recompute_from_the_stored_studies(tmp_path, capsys
         assert all(0 <= t.system_attrs[DECISION_ATTR] <= c for t, c in
                    zip(study.trials, clock))
         assert clock == sorted(clock) and run["seconds"] == pytest.approx(clock[-1])
+    front_hv = summary["combined_front_hv"]
+    assert front_hv >= max(r["final_hv"] for r in summary["runs"]) > 0
     for name, s in summary["samplers"].items():
         hv = sorted(r["final_hv"] for r in summary["runs"] if r["sampler"] == name)
         assert s["median_hv"] == pytest.approx(np.mean(hv))        # two seeds
         assert s["iqr"] == pytest.approx((hv[1] - hv[0]) / 2)      # linear quartiles of 2
-        assert s["iqm"] == pytest.approx(np.mean(hv)) and len(s["ci"]) == 2
+        assert (s["min_hv"], s["max_hv"]) == pytest.approx((hv[0], hv[1]))
+        assert s["median_hv_normalised"] == pytest.approx(np.mean(hv) / front_hv)
+        assert s["ci"] is None                                      # 2 seeds: no interval
         assert s["s_per_trial"] > 0
     for f in ("report.md", "runs.csv", "hv_trials.png", "hv_time.png", "ecdf.png",
               "pareto.png"):
         assert (out / f).stat().st_size > 0, f
     report = (out / "report.md").read_text()
-    assert "stock network on NVDLA-like" in report and "Mann-Whitney" in report
+    assert "stock network on NVDLA-like" in report
+    # two seeds: medians and ranges, and no interval, p-value or samples-to-match claim
+    assert summary["statistics"]["tests"] is False and summary["pairwise"] == []
+    assert summary["ecdf"]["to_match"] == {}
+    assert "No test: fewer than 5 complete runs" in report and "95 % CI" not in report
+    assert "times fewer samples" not in report and "range" in printed
+    prov = summary["provenance"]
+    assert prov["versions"]["optuna"] == optuna.__version__
+    assert prov["sampler_options"] == {"nsga2": {}, "random": {}}
+    assert prov["machine"]["cores"] >= 1 and prov["started"] <= prov["finished"]
+    assert "## Provenance" in report and prov["space_hash"] in report
+    # the same folder with other settings is refused in one line; the same settings resume
+    with pytest.raises(ValueError, match=r"other settings \(seeds \[0, 1\] -> \[0, 1, 2\]"):
+        compare(["nsga2", "random"], seeds=3, trials=20, out=out, log=None)
+    assert _cli("compare", "--samplers", "nsga2,random", "--seeds", "2", "--trials", "20",
+                "--out", str(out)) == 0
+
+
+@pytest.mark.slow
+def test_five_seeds_give_tests_effect_sizes_and_samples_to_match(tmp_path):
+    out = tmp_path / "cmp5"
+    result = compare(["nsga2", "random"], seeds=5, trials=12, out=out, log=None)
+    summary = result.summary
+    assert summary["statistics"]["tests"] is True
+    storage = optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(out / "studies.log")))
+    finals = {n: [r["final_hv"] for r in summary["runs"] if r["sampler"] == n]
+              for n in ("nsga2", "random")}
+    (t,) = summary["pairwise"]
+    x, y = np.array(finals[t["a"]]), np.array(finals[t["b"]])
+    wins = (x[:, None] > y[None, :]).sum() + 0.5 * (x[:, None] == y[None, :]).sum()
+    assert (t["n_a"], t["n_b"]) == (5, 5) and t["a12"] == pytest.approx(wins / 25)
+    assert t["adjustment"].startswith("Benjamini-Hochberg")
+    report = (out / "report.md").read_text()
+    assert "A12" in report and "Benjamini-Hochberg" in report
     # samples to match, recomputed: the first prefix of A's evaluated trials whose pymoo
     # hypervolume reaches the median final hypervolume of B's runs
     match = summary["ecdf"]["to_match"]
     assert set(match) == {"nsga2", "random"} and "## Evaluations to match" in report
     for a, b in (("nsga2", "random"), ("random", "nsga2")):
-        target = float(np.median([r["final_hv"] for r in summary["runs"] if r["sampler"] == b]))
+        target = float(np.median(finals[b]))
         assert match[a][b]["target_hv"] == pytest.approx(target) and a not in match[a]
         needs = []
         for run in (r for r in summary["runs"] if r["sampler"] == a):
             study = optuna.load_study(study_name=run["study_name"], storage=storage)
-            needs.append(next((k for k in range(1, 21) if _pymoo_hv(
+            needs.append(next((k for k in range(1, 13) if _pymoo_hv(
                 study, summary["reference_point"], first=k) >= target * (1 - 1e-12)), None))
         assert match[a][b]["runs_reached"] == sum(k is not None for k in needs)
-        if None not in needs:
-            assert match[a][b]["median_evaluations"] == pytest.approx(np.median(needs))
+        if sum(k is None for k in needs) < 3:
+            assert match[a][b]["median_evaluations"] == pytest.approx(np.median(
+                [np.inf if k is None else k for k in needs]))
 
 
 def test_memory_api_returns_the_runs_table_and_wrapping_keeps_the_trials():
@@ -174,9 +213,22 @@ def test_aggregates_against_hand_worked_numbers():
     assert a["ci"][0] <= 4.5 <= a["ci"][1]
     skewed = aggregate([0, 0, 1, 1, 1, 1, 10, 100])
     assert skewed["iqm"] == pytest.approx(1.0) and skewed["median"] == 1.0
-    # Mann-Whitney with no overlap, 3 vs 3: U = 0, exact two-sided p = 2 / C(6, 3) = 0.1
-    (t,) = pairwise_tests({"a": [1, 2, 3], "b": [4, 5, 6]})
+    assert a["min"] == 1 and a["max"] == 8
+    # below five seeds: no interval and no test
+    assert aggregate([1, 2, 3])["ci"] is None and aggregate([1, 2, 3])["max"] == 3
+    assert pairwise_tests({"a": [1, 2, 3], "b": [4, 5, 6]}) == []
+    # Mann-Whitney with no overlap, 3 vs 3: U = 0, exact two-sided p = 2 / C(6, 3) = 0.1;
+    # A12 = 0 (a never beats b), 0.5 against itself
+    (t,) = pairwise_tests({"a": [1, 2, 3], "b": [4, 5, 6]}, min_n=3)
     assert t["u"] == 0 and t["p"] == pytest.approx(0.1) and t["p_adjusted"] == pytest.approx(0.1)
+    assert t["a12"] == 0 and a12([1, 2, 3], [1, 2, 3]) == 0.5 and a12([2], [1, 2]) == 0.75
+    # Demšar's average ranks: a wins twice, ties b once; b beats c everywhere
+    ranks = average_ranks({"p1": {"a": 3, "b": 2, "c": 1}, "p2": {"a": 3, "b": 2, "c": 1},
+                           "p3": {"a": 2, "b": 2, "c": 1}})
+    assert ranks["samplers"] == pytest.approx({"a": (1 + 1 + 1.5) / 3, "b": (2 + 2 + 1.5) / 3,
+                                               "c": 3.0})
+    assert ranks["critical_difference"] == pytest.approx(2.343 * np.sqrt(3 * 4 / 18))
+    assert 0 < ranks["friedman_p"] < 0.1
     # COCO-style ECDF: one run reaching target 2 at evaluation 2 and target 3 at evaluation 3
     assert evaluations_to_target([1, 2, 3], 2) == 2 and evaluations_to_target([1], 2) is None
     assert ecdf([[1, 2, 3]], [2, 3, 4], 4).tolist() == pytest.approx([0, 1 / 3, 2 / 3, 2 / 3])

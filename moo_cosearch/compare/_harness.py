@@ -204,13 +204,16 @@ def compare(samplers: Sequence[str], *, space: str | None = None,
     Raises:
         ValueError: one line, before any run starts: an unknown sampler, bad counts, a
             configuration that does not fit, no shared storage for several workers, a folder
-            another comparison is using.
+            another comparison is using or one holding a comparison with other settings
+            (samplers, seeds, trials, space, objective set, options, backend, storage).
     """
     import optuna
     from filelock import FileLock, Timeout
 
+    from ._provenance import check_settings, now, objectives_hash
     from ._report import build
 
+    started = now()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     log = log or (lambda _: None)
     options = dict(options or {})
@@ -253,6 +256,16 @@ def compare(samplers: Sequence[str], *, space: str | None = None,
             lock.acquire()
         except Timeout:
             raise ValueError(f"another comparison is running in {folder}") from None
+        try:
+            check_settings(folder, {
+                "samplers": names, "seeds": seed_list, "trials": trials,
+                "space": space_obj.name, "space_hash": space_obj.definition_hash,
+                "objectives": obj.name, "objectives_hash": objectives_hash(obj),
+                "options": {n: dict(options.get(n, {})) for n in names}, "backend": backend,
+                "storage": url})
+        except ValueError:
+            lock.release()
+            raise
     try:
         where = describe(url) if url else "memory"
         log(f"comparing {len(names)} samplers x {len(seed_list)} seeds, {trials} evaluated "
@@ -267,7 +280,8 @@ def compare(samplers: Sequence[str], *, space: str | None = None,
         rows, summary = build(prepared=prepared, plan=plan, studies=studies,
                               outcomes=outcomes, budget=trials, storage=where, folder=folder,
                               latency_targets=latency_targets, targets=tuple(targets),
-                              log=log, cpu_count=os.cpu_count())
+                              log=log, cpu_count=os.cpu_count(), started=started,
+                              options=options)
         return Comparison(runs=rows, summary=summary, out=folder,
                           studies={f"{k[0]}/seed{k[1]}": s for k, s in studies.items()})
     finally:

@@ -14,8 +14,9 @@ import numpy as np
 
 from ._refs import references
 from ._run import DECISION_ATTR, ELAPSED_ATTR
-from ._stats import (aggregate, budget_trials, combined_front, ecdf,
-                             evaluations_to_target, pairwise_tests, run_metrics, time_curve)
+from ._provenance import provenance
+from ._stats import (ADJUSTMENT, MIN_SEEDS, aggregate, budget_trials, combined_front, ecdf,
+                     evaluations_to_target, pairwise_tests, run_metrics, time_curve)
 from ._text import fmt, markdown, print_table, reference_text
 from ..analysis import is_feasible, reference_point
 
@@ -27,8 +28,8 @@ if TYPE_CHECKING:
 
 __all__ = ["build"]
 
-_RUN_KEYS = ("sampler", "seed", "study_name", "final_hv", "n_trials", "seconds", "decision_s",
-             "violation_rate", "failed", "repeats_skipped", "accuracy_evaluations",
+_RUN_KEYS = ("sampler", "seed", "study_name", "final_hv", "final_hv_normalised", "n_trials",
+             "seconds", "decision_s", "violation_rate", "failed", "repeats_skipped", "accuracy_evaluations",
              "accuracy_saved_by_pruning", "accuracy_cached", "best_accuracy_under_latency",
              "complete", "error")
 
@@ -84,16 +85,20 @@ def _run_rows(plan: Sequence[tuple[str, int, "RunConfig"]], studies: Mapping[Any
     return rows, metrics
 
 
-def _sampler_table(names: Sequence[str], rows: Sequence[dict], latency: Sequence[float]
-                   ) -> dict[str, dict]:
+def _sampler_table(names: Sequence[str], rows: Sequence[dict], latency: Sequence[float],
+                   front_hv: float) -> dict[str, dict]:
     out = {}
     for i, name in enumerate(names):
         done = [r for r in rows if r["sampler"] == name and r["complete"]]
         agg = aggregate([r["final_hv"] for r in done], seed=i)
         per_trial = [r["seconds"] / r["n_trials"] for r in done]
         decision = [r["decision_s"] / r["n_trials"] for r in done if r["decision_s"] is not None]
-        entry = {"runs": len(done), "median_hv": agg["median"], "iqr": agg["iqr"],
+        norm = (lambda v: None if v is None or front_hv <= 0 else v / front_hv)
+        entry = {"runs": len(done), "median_hv": agg["median"], "min_hv": agg["min"],
+                 "max_hv": agg["max"], "iqr": agg["iqr"],
                  "q25": agg["q25"], "q75": agg["q75"], "iqm": agg["iqm"], "ci": agg["ci"],
+                 "median_hv_normalised": norm(agg["median"]),
+                 "min_hv_normalised": norm(agg["min"]), "max_hv_normalised": norm(agg["max"]),
                  "s_per_trial": float(np.median(per_trial)) if per_trial else None,
                  "decision_s_per_trial": float(np.median(decision)) if decision else None}
         for key in ("violation_rate", "accuracy_evaluations", "accuracy_saved_by_pruning",
@@ -156,6 +161,17 @@ def _to_match(names: Sequence[str], metrics: Mapping[tuple[str, int], dict],
     return out
 
 
+def _front_hv(front: Sequence, directions: Sequence[str], ref: np.ndarray) -> float:
+    """Hypervolume of the combined front (the normaliser: 1.0 is every run's best pooled)."""
+    import moocore
+
+    if not front:
+        return 0.0
+    signs = np.array([-1.0 if d == "maximize" else 1.0 for d in directions])
+    pts = np.array([t.values for _, t in front], dtype=float) * signs
+    return float(moocore.hypervolume(pts, ref=ref))
+
+
 def _references(prepared: "Prepared", ref: np.ndarray, front: Sequence
                 ) -> tuple[list[dict], list]:
     """Each reference as a dict, with its own hypervolume and whether a design of the
@@ -182,7 +198,8 @@ def build(*, prepared: "Prepared", plan: Sequence[tuple[str, int, "RunConfig"]],
           studies: Mapping[tuple[str, int], "optuna.Study"],
           outcomes: Mapping[tuple[str, int], "RunOutcome"], budget: int, storage: str,
           folder: Path | None, latency_targets: Sequence[float] | None,
-          targets: Sequence[float], log: Callable[[str], None], cpu_count: int | None
+          targets: Sequence[float], log: Callable[[str], None], cpu_count: int | None,
+          started: str = "", options: Mapping[str, Mapping[str, Any]] | None = None
           ) -> tuple[list[dict], dict[str, Any]]:
     """Measure every run, aggregate, print the table and write the outputs (see the module
     docstring); returns the run rows and the summary."""
@@ -196,14 +213,20 @@ def build(*, prepared: "Prepared", plan: Sequence[tuple[str, int, "RunConfig"]],
     text = reference_text(ref, obj, ref_source)
     log(f"reference point (minimisation form) {[float(v) + 0.0 for v in ref]}: {text}")
     rows, metrics = _run_rows(plan, studies, outcomes, ref, budget, latency)
-    samplers = _sampler_table(names, rows, latency)
-    finals = {n: [r["final_hv"] for r in rows if r["sampler"] == n and r["complete"]]
-              for n in names}
-    tests = pairwise_tests({n: v for n, v in finals.items() if v})
-    ecdf_summary, ecdf_curves = _ecdf_block(names, metrics, rows, targets, budget)
-    ecdf_summary["to_match"] = _to_match(names, metrics, rows, finals)
     labelled = {f"{k[0]}\x00{k[1]}": s for k, s in studies.items()}
     front = [(label.split("\x00")[0], t) for label, t in combined_front(labelled, ref, budget)]
+    front_hv = _front_hv(front, obj.directions, ref)
+    for r in rows:
+        r["final_hv_normalised"] = (r["final_hv"] / front_hv if front_hv > 0
+                                    and r["final_hv"] is not None else None)
+    samplers = _sampler_table(names, rows, latency, front_hv)
+    finals = {n: [r["final_hv"] for r in rows if r["sampler"] == n and r["complete"]]
+              for n in names}
+    counts = {n: len(v) for n, v in finals.items()}
+    enough = bool(counts) and min(counts.values()) >= MIN_SEEDS
+    tests = pairwise_tests({n: v for n, v in finals.items() if v})
+    ecdf_summary, ecdf_curves = _ecdf_block(names, metrics, rows, targets, budget)
+    ecdf_summary["to_match"] = _to_match(names, metrics, rows, finals) if enough else {}
     ref_rows, ref_objs = _references(prepared, ref, front)
     summary = {
         "space": prepared.space.name, "objectives": obj.name,
@@ -218,6 +241,17 @@ def build(*, prepared: "Prepared", plan: Sequence[tuple[str, int, "RunConfig"]],
                             "values": list(t.values)} for s, t in front],
         "machine": {"platform": platform.platform(), "cpus": cpu_count,
                     "python": platform.python_version()},
+        "combined_front_hv": front_hv,
+        "statistics": {
+            "min_seeds": MIN_SEEDS, "runs_per_sampler": counts, "tests": enough,
+            "adjustment": ADJUSTMENT if enough else None,
+            "note": (f"every sampler has >= {MIN_SEEDS} complete runs: IQM intervals, "
+                     f"Mann-Whitney tests with A12 and p adjusted by {ADJUSTMENT}")
+            if enough else
+            (f"fewer than {MIN_SEEDS} complete runs for "
+             f"{', '.join(n for n, c in counts.items() if c < MIN_SEEDS)}: medians and "
+             f"ranges only; no interval, test or samples-to-match claim is possible")},
+        "provenance": provenance(prepared.space, obj, options or {}, names, started),
     }
     print_table(summary, log)
     if folder is not None:
