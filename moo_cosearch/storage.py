@@ -41,7 +41,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["DEFAULT_HEARTBEAT_S", "StorageError", "describe", "open_storage", "reap_running"]
+__all__ = ["DEFAULT_HEARTBEAT_S", "StorageError", "describe", "open_storage", "reap_running",
+           "write_failure"]
 
 #: Heartbeat interval of RDB storages, seconds; a trial is stale after twice this.
 DEFAULT_HEARTBEAT_S = 30
@@ -67,7 +68,8 @@ def _first_line(error: BaseException) -> str:
 
 def _journal(url: str) -> "optuna.storages.BaseStorage":
     from optuna.storages import JournalStorage
-    from optuna.storages.journal import JournalFileBackend
+
+    from ._storage_journal import GuardedJournalBackend, JournalCorrupt, corrupt_error
 
     path = Path(re.sub(r"^journal:(//)?", "", url)).expanduser()
     if not str(path) or path.is_dir():
@@ -76,9 +78,15 @@ def _journal(url: str) -> "optuna.storages.BaseStorage":
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "ab"):
             pass
-        return JournalStorage(JournalFileBackend(str(path)))
+        backend = GuardedJournalBackend(str(path))
     except OSError as e:
         raise StorageError(f"storage {url}: cannot write {path}: {e.strerror or e}") from None
+    try:
+        return JournalStorage(backend)
+    except JournalCorrupt as e:
+        raise StorageError(f"storage {url}: {e}") from None
+    except (ValueError, KeyError, TypeError, AssertionError) as e:   # a record Optuna rejects
+        raise StorageError(f"storage {url}: {corrupt_error(str(path), e)}") from None
 
 
 def _sqlite_path(url: str, must_exist: bool) -> Path | None:
@@ -210,6 +218,58 @@ def _open_rdb(url: str, shown: str, kwargs: dict, lock) -> "optuna.storages.Base
         time.sleep(min(2.0, 0.05 * 2 ** attempt))
     assert last is not None
     raise StorageError(f"storage {shown}: {_first_line(last)}") from None
+
+
+def _sqlite_file(url: str) -> Path | None:
+    rest = url.split("///", 1)[1].split("?", 1)[0] if "///" in url else ""
+    return None if rest in ("", ":memory:") else Path(rest).expanduser()
+
+
+def _out_of_space(path: Path) -> bool:
+    """Whether writing to ``path`` fails for lack of room: the disk (or quota) nearly full, or
+    the file at this process's file-size limit (``ulimit -f``)."""
+    import resource
+    import shutil
+
+    try:
+        if shutil.disk_usage(path.parent).free < 1 << 20:
+            return True
+        limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+        if limit != resource.RLIM_INFINITY:
+            return any(p.exists() and p.stat().st_size + (1 << 16) >= limit
+                       for p in (path, path.with_name(path.name + "-journal"),
+                                 path.with_name(path.name + "-wal")))
+    except OSError:
+        pass
+    return False
+
+
+def write_failure(error: BaseException, url: "str | None" = None) -> str | None:
+    """One line for an error (or any error in its chain) that means a storage write failed:
+    ``no space left on PATH`` for a full disk (journal or SQLite), ``cannot write PATH: ...``
+    for another write error; None for any other error.
+
+    Optuna wraps such errors (``StorageInternalError``) and may raise another from its own
+    clean-up (``AssertionError``), so the whole ``__cause__`` / ``__context__`` chain is read.
+    """
+    from ._storage_journal import NO_SPACE_ERRNOS, JournalWriteError, no_space
+
+    seen: set[int] = set()
+    sqlite = _sqlite_file(url) if url and url.startswith("sqlite") else None
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, JournalWriteError):
+            return str(error)
+        if isinstance(error, OSError) and error.errno in NO_SPACE_ERRNOS:
+            return no_space(error.filename or (str(sqlite) if sqlite else "the disk"))
+        if type(error).__module__ == "sqlite3" and sqlite is not None:
+            text = str(error)
+            if "disk is full" in text or ("disk I/O error" in text and _out_of_space(sqlite)):
+                return no_space(str(sqlite))
+            if "disk I/O error" in text or "readonly" in text:
+                return f"cannot write {sqlite}: {text}"
+        error = error.__cause__ or error.__context__
+    return None
 
 
 def reap_running(study: "optuna.Study") -> list[int]:

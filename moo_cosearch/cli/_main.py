@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
 import os
 import re
@@ -168,6 +169,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from ..workers import join, prepare, run_worker
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    _quiet_raised_failures(args.storage)
     config = _run_config(args)
     prepared = prepare(config)     # space, objectives, backend, accuracy: one line if misfit
     out = _writable_folder(Path(args.out) if args.out
@@ -400,6 +402,40 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+class _QuietRaisedFailures(logging.Filter):
+    """Drops Optuna's "Trial N failed ..." warnings (with a traceback) for an exception that
+    ends the run anyway and is reported as one line: an interrupt or a storage write that
+    failed (a full disk). Failures of an evaluation never reach Optuna as exceptions (the
+    objective marks the trial FAIL itself), so no other warning is lost."""
+
+    def __init__(self, storage: str | None) -> None:
+        super().__init__()
+        self.storage = storage
+        self.trials: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        match = re.match(r"Trial (\d+) failed with ", message)
+        if not match:
+            return True
+        if record.exc_info and record.exc_info[1] is not None:
+            from ..storage import write_failure
+
+            error = record.exc_info[1]
+            if isinstance(error, KeyboardInterrupt) or write_failure(error, self.storage):
+                self.trials.add(match.group(1))
+                return False
+            return True
+        return match.group(1) not in self.trials
+
+
+def _quiet_raised_failures(storage: str | None) -> None:
+    log = logging.getLogger("optuna.study._optimize")     # where Optuna logs failed trials
+    for f in [f for f in log.filters if isinstance(f, _QuietRaisedFailures)]:
+        log.removeFilter(f)
+    log.addFilter(_QuietRaisedFailures(storage))
+
+
 def _terminate(signum: int, frame: Any) -> None:
     from ..workers import STOP
 
@@ -426,10 +462,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     except (CLIError, ValueError, OSError, ImportError) as e:
-        print(f"moo-cosearch {args.command}: {e}", file=sys.stderr)
+        print(f"moo-cosearch {args.command}: {_write_failure(e, args) or e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; completed trials are stored and the study resumes on the next run",
               file=sys.stderr)
         return 130
+    except Exception as e:       # a storage write that failed, wrapped by Optuna: one line
+        message = _write_failure(e, args)
+        if message is None:
+            raise
+        print(f"moo-cosearch {args.command}: {message}; every trial stored before it is kept",
+              file=sys.stderr)
+        return 2
+
+
+def _write_failure(error: BaseException, args: argparse.Namespace) -> str | None:
+    from ..storage import write_failure
+
+    storage = getattr(args, "storage", None)
+    return write_failure(error, storage if isinstance(storage, str) else None)
 
