@@ -103,6 +103,8 @@ def _sqlite_path(url: str, must_exist: bool) -> Path | None:
             head = f.read(len(_SQLITE_HEADER))
         if head and head != _SQLITE_HEADER:
             raise StorageError(f"storage {url}: {path} is not an SQLite database")
+        if head:
+            _check_ours(url, path)
     elif must_exist:
         raise StorageError(f"storage {url}: {path} does not exist")
     else:
@@ -112,6 +114,34 @@ def _sqlite_path(url: str, must_exist: bool) -> Path | None:
             raise StorageError(f"storage {url}: cannot make {path.parent}: "
                                f"{e.strerror or e}") from None
     return path
+
+
+#: tables whose presence marks a database as Optuna's (any schema version)
+_OPTUNA_TABLES = frozenset({"studies", "trials", "version_info", "alembic_version"})
+
+
+def _check_ours(url: str, path: Path) -> None:
+    """Refuse an SQLite file that is damaged, or another program's database (tables, none of
+    them Optuna's): Optuna would add its tables to it. Read-only; a locked file passes (a
+    worker is writing to it, so it is a study database)."""
+    import sqlite3
+
+    try:
+        uri = path.resolve().as_uri() + "?mode=ro"
+        with sqlite3.connect(uri, uri=True, timeout=5) as db:
+            tables = {row[0] for row in db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        db.close()
+    except sqlite3.OperationalError:
+        return
+    except sqlite3.DatabaseError as e:
+        raise StorageError(f"storage {url}: {path} is not a usable SQLite database "
+                           f"({e})") from None
+    if tables and not tables & _OPTUNA_TABLES:
+        shown = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
+        raise StorageError(f"storage {url}: {path} is another program's database (tables "
+                           f"{shown}; none of Optuna's), refusing to write into it: give a "
+                           f"new file or an Optuna storage")
 
 
 def _driver_url(url: str) -> str:
@@ -144,14 +174,18 @@ def open_storage(url: "str | optuna.storages.BaseStorage | None", *, must_exist:
     Raises:
         StorageError: one line naming the URL and the cause.
     """
+    import math
+
     import optuna
 
+    if heartbeat is not None and not (isinstance(heartbeat, (int, float))
+                                      and math.isfinite(heartbeat) and heartbeat > 0):
+        raise StorageError(f"heartbeat must be a finite number of seconds > 0 (0 on the "
+                           f"command line: none), got {heartbeat!r}")
     if url is None or url == ":memory:":
         return optuna.storages.InMemoryStorage()
     if not isinstance(url, str):
         return url
-    if heartbeat is not None and not heartbeat > 0:
-        raise StorageError(f"heartbeat must be > 0 seconds, got {heartbeat!r}")
     shown = describe(url)
     if url.startswith("journal:"):
         if must_exist and not Path(re.sub(r"^journal:(//)?", "", url)).expanduser().is_file():
@@ -165,6 +199,8 @@ def open_storage(url: "str | optuna.storages.BaseStorage | None", *, must_exist:
     lock = None
     if url.startswith("sqlite"):
         path = _sqlite_path(url, must_exist)
+        if path is None:        # in memory: one process, so no one to take a dead trial over,
+            heartbeat = None    # and a heartbeat thread would see an empty database of its own
         kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}
         if path is not None:
             from filelock import FileLock

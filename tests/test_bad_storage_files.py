@@ -219,3 +219,92 @@ def test_a_really_full_disk_is_one_line_and_loses_no_trial(tmp_path, kind):
         assert done, "trials stored before the disk filled still load"
     finally:
         subprocess.run(["umount", "-l", str(disk)], check=False)   # -l: SQLite may hold it open
+
+
+def _foreign_files(tmp_path: Path) -> dict[str, Path]:
+    import sqlite3
+
+    files = {}
+    other = tmp_path / "other.db"                  # another program's database
+    with sqlite3.connect(other) as db:
+        db.execute("CREATE TABLE notes (x)")
+        db.execute("INSERT INTO notes VALUES (1)")
+    db.close()
+    files["another-program"] = other
+    many = tmp_path / "many.db"
+    with sqlite3.connect(many) as db:
+        for i in range(7):
+            db.execute(f"CREATE TABLE t{i} (x)")
+    db.close()
+    files["another-program-many-tables"] = many
+    text = tmp_path / "notes.db"
+    text.write_text("these are my notes, not a database\n")
+    files["text"] = text
+    damaged = tmp_path / "damaged.db"
+    damaged.write_bytes(b"SQLite format 3\x00" + b"\x07" * 4000)
+    files["damaged"] = damaged
+    return files
+
+
+_COMMANDS = {
+    "run": ["run", "--trials", "1", "-q", "--out", "OUT"],
+    "verify": ["verify", "--study-name", "x"],
+    "dashboard": ["dashboard", "--port", "1"],
+    "compare": ["compare", "--samplers", "random", "--seeds", "1", "--trials", "2", "-q",
+                "--out", "OUT"],
+}
+
+
+@pytest.mark.parametrize("command", sorted(_COMMANDS))
+@pytest.mark.parametrize("kind", ["another-program", "another-program-many-tables", "text",
+                                  "damaged"])
+def test_files_that_are_not_our_database_are_refused_unchanged(tmp_path, capsys, command, kind):
+    from moo_cosearch.cli import main
+
+    path = _foreign_files(tmp_path)[kind]
+    before = path.read_bytes()
+    argv = [a.replace("OUT", str(tmp_path / "out")) for a in _COMMANDS[command]]
+    assert main([*argv, "--storage", f"sqlite:///{path}"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"storage sqlite:///{path}: {path} is " in err, err
+    if kind.startswith("another-program"):
+        assert "another program's database" in err and "refusing to write" in err
+    assert path.read_bytes() == before and not Path(f"{path}-journal").exists()
+
+
+def test_dashboard_refuses_a_missing_database(tmp_path, capsys):
+    from moo_cosearch.cli import main
+
+    db = tmp_path / "missing.db"
+    assert main(["dashboard", "--storage", f"sqlite:///{db}", "--port", "1"]) == 2
+    assert f"{db} does not exist" in capsys.readouterr().err
+    assert not db.exists()
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan", "-1"])
+def test_heartbeats_that_are_not_a_finite_interval_are_refused(tmp_path, capsys, value):
+    from moo_cosearch.cli import main
+
+    assert main(["run", "--trials", "1", "-q", "--storage", "memory", f"--heartbeat={value}",
+                 "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.splitlines() == [f"moo-cosearch run: heartbeat must be a finite number of "
+                                f"seconds > 0 (0 on the command line: none), got "
+                                f"{float(value)!r}"]
+
+
+@pytest.mark.slow
+def test_sqlite_in_memory_with_heartbeats_works(tmp_path):
+    """One process, so heartbeats are off there (their thread would see an empty database of
+    its own); the trials are stored and run on."""
+    storage = open_storage("sqlite:///:memory:", heartbeat=0.5)
+    study = optuna.create_study(storage=storage)
+
+    def slow(trial):
+        import time
+
+        time.sleep(1.2)            # longer than two heartbeats
+        return trial.suggest_float("x", 0, 1)
+
+    study.optimize(slow, n_trials=1)
+    assert study.trials[0].state == optuna.trial.TrialState.COMPLETE

@@ -247,8 +247,10 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
         raise CLIError("the dashboard needs optuna-dashboard: "
                        "pip install -c constraints.txt optuna-dashboard")
     from ..analysis import run_dashboard
+    from ..storage import open_storage
 
-    run_dashboard(args.storage, host=args.host, port=args.port)
+    storage = open_storage(args.storage, must_exist=True, heartbeat=None)   # never creates
+    run_dashboard(storage, host=args.host, port=args.port)
     return 0
 
 
