@@ -43,6 +43,7 @@ from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
 
 from .._base import RelativeSampler
+from ..seam import set_trial_system_attr
 from ._search import SCALARISATIONS
 from ._space import Relaxation
 from .._scalarise import check_weights
@@ -236,10 +237,7 @@ class EDDSampler(RelativeSampler):
                 phase, rows = "model", self._model_rows(study, relax, done, tau)
             params = relax.design(self._pick(rows, seen, relax))
             info = {"params": params, "phase": phase, "tau": tau, "n_train": len(done)}
-            # Optuna has no public way for a sampler to write a trial's system attr; its own
-            # samplers (NSGA-II, TPE, GP) call the storage like this.
-            study._storage.set_trial_system_attr(trial._trial_id, EDD_KEY,
-                                                 json.dumps(info, default=_plain))
+            set_trial_system_attr(study, trial, EDD_KEY, json.dumps(info, default=_plain))
         return params
 
     # -- one proposal -------------------------------------------------------------------------

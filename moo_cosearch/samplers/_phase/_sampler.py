@@ -38,7 +38,7 @@ trials use the best finished so far; once phase 1 holds its ``n1`` finished tria
 is final and the same in every worker.
 
 Each phase has its own inner sampler (built at construction; phase 1 gets ``seed``, phase 2 a
-seed derived from it), which sees a view of the study (:class:`~._view.PhaseStudy`):
+seed derived from it), which sees a view of the study (:func:`~._view.phase_study`):
 only the trials of its phase (and the trial being sampled) whose pinned parameters hold the
 phase's pinned values, with only the parameters it searches, and study system attrs under its
 own prefix (NSGA-II caches its parents there). So the phase-2 search starts fresh and is fed
@@ -58,7 +58,8 @@ from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
 
 from .._registry import create_sampler, sampler_study_options
-from ._view import PHASE_KEY, Phase, PhaseStudy, Stripped, strip
+from ..seam import cached_trials, contains, set_trial_system_attr, trial_id
+from ._view import PHASE_KEY, Phase, Stripped, phase_study, strip
 from .._scalarise import rewards
 
 __all__ = ["FixedHardwareSampler", "HardwareThenNASSampler", "PHASE_KEY", "PhaseSampler"]
@@ -75,14 +76,6 @@ def _evaluated(trial: FrozenTrial) -> bool:
     (retried as a new trial) is no evaluation."""
     return (trial.state in (TrialState.COMPLETE, TrialState.RUNNING)
             or trial.state == TrialState.FAIL and "error" in trial.user_attrs)
-
-
-def _contains(dist: BaseDistribution, value: Any) -> bool:
-    """Whether ``value`` is one of ``dist``'s (a pinned value from another view is not)."""
-    try:
-        return bool(dist._contains(dist.to_internal_repr(value)))
-    except (ValueError, TypeError):
-        return False
 
 
 def _phase_seed(seed: int | None, phase: int) -> int | None:
@@ -163,7 +156,7 @@ class _PhasedSampler(BaseSampler):
         if n1 is None:
             return 1
         count = 0
-        for t in study._get_trials(deepcopy=False, use_cache=True):
+        for t in cached_trials(study):
             if t.number >= trial.number:
                 continue
             label = t.system_attrs.get(PHASE_KEY)
@@ -181,8 +174,7 @@ class _PhasedSampler(BaseSampler):
         if phase == 1:
             return first
         pinned = {n: self._baseline[n] for n in self._names[self._FIRST]}
-        done = [t for t in study._get_trials(deepcopy=False, states=(TrialState.COMPLETE,),
-                                             use_cache=True)
+        done = [t for t in cached_trials(study, states=(TrialState.COMPLETE,))
                 if t.system_attrs.get(PHASE_KEY) == 1 and first.holds(t)
                 and pinned.keys() <= t.params.keys()]
         if done:
@@ -193,11 +185,11 @@ class _PhasedSampler(BaseSampler):
         return Phase(2, trial.number, self._names[self._second], pinned)
 
     def _phase_of(self, study: Study, trial: FrozenTrial) -> Phase:
-        phase = self._phases.get(trial._trial_id)
+        phase = self._phases.get(trial_id(trial))
         return phase if phase is not None else self._plan(study, trial)
 
-    def _view(self, study: Study, phase: Phase) -> PhaseStudy:
-        return PhaseStudy(study, phase, self._stripped[phase.phase])
+    def _view(self, study: Study, phase: Phase) -> Study:
+        return phase_study(study, phase, self._stripped[phase.phase])
 
     def reseed_rng(self) -> None:
         for inner in self._inner.values():
@@ -205,8 +197,8 @@ class _PhasedSampler(BaseSampler):
 
     def before_trial(self, study: Study, trial: FrozenTrial) -> None:
         phase = self._plan(study, trial)
-        self._phases[trial._trial_id] = phase
-        study._storage.set_trial_system_attr(trial._trial_id, PHASE_KEY, phase.phase)
+        self._phases[trial_id(trial)] = phase
+        set_trial_system_attr(study, trial, PHASE_KEY, phase.phase)
         self._inner[phase.phase].before_trial(self._view(study, phase),
                                               strip(trial, phase.free))
 
@@ -230,7 +222,7 @@ class _PhasedSampler(BaseSampler):
         phase = self._phase_of(study, trial)
         if param_name in phase.pinned:
             value = phase.pinned[param_name]
-            if not _contains(param_distribution, value):
+            if not contains(param_distribution, value):
                 raise ValueError(f"{self._NAME}: pinned value {value!r} of {param_name!r} is "
                                  f"not in its distribution {param_distribution}")
             return value
@@ -243,7 +235,7 @@ class _PhasedSampler(BaseSampler):
 
     def after_trial(self, study: Study, trial: FrozenTrial, state: TrialState,
                     values: Sequence[float] | None) -> None:
-        phase = self._phases.pop(trial._trial_id, None) or self._plan(study, trial)
+        phase = self._phases.pop(trial_id(trial), None) or self._plan(study, trial)
         self._inner[phase.phase].after_trial(self._view(study, phase),
                                              strip(trial, phase.free), state, values)
 

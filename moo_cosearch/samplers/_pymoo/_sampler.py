@@ -62,11 +62,12 @@ from typing import TYPE_CHECKING, Any, Mapping
 import numpy as np
 from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler, RandomSampler
-from optuna.storages import InMemoryStorage
 from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from .._base import RelativeSampler
+from ..seam import (is_in_memory, set_study_system_attr, set_trial_system_attr,
+                     study_id, study_system_attrs)
 
 if TYPE_CHECKING:
     from ._run import Observation, Replay
@@ -148,9 +149,8 @@ class PymooSampler(RelativeSampler):
 
     def sample_relative(self, study: Study, trial: FrozenTrial,
                         search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
-        storage = study._storage
         if not search_space:  # the first trial (no space known yet): part of generation 0
-            storage.set_trial_system_attr(trial._trial_id, self._gen_key, 0)
+            set_trial_system_attr(study, trial, self._gen_key, 0)
             return {}
         from ._space import Columns
 
@@ -159,13 +159,11 @@ class PymooSampler(RelativeSampler):
             # Study.get_trials reads the storage (optuna's cached RDB storage re-reads every
             # unfinished trial), so other workers' claims are current; the study attrs are
             # read first, so every member they name is among the trials read after.
-            attrs = storage.get_study_system_attrs(study._study_id)
+            attrs = study_system_attrs(study)
             trials = study.get_trials(deepcopy=False)
             members = self._closed_generations(study, attrs, trials, columns)
             gen = len(members)
-            # Optuna has no public way for a sampler to write a trial's system attrs: its own
-            # samplers (NSGA-II, TPE, GP) call the storage like this.
-            storage.set_trial_system_attr(trial._trial_id, self._gen_key, gen)
+            set_trial_system_attr(study, trial, self._gen_key, gen)
             if gen == 0:
                 return {}
             if not _numbers(members) <= {t.number for t in trials}:
@@ -192,9 +190,9 @@ class PymooSampler(RelativeSampler):
                 members = self._close(len(closed), by_gen[len(closed)], columns)
                 if members is None:
                     return closed
-                stored = study._storage.get_study_system_attrs(study._study_id).get(key)
+                stored = study_system_attrs(study).get(key)
                 if stored is None:
-                    study._storage.set_study_system_attr(study._study_id, key, members)
+                    set_study_system_attr(study, key, members)
                 else:
                     members = stored
             closed.append(members)
@@ -238,14 +236,13 @@ class PymooSampler(RelativeSampler):
         claim is read back: a lower-numbered trial holding the same slot keeps it; a higher-
         numbered one is given ``_GRACE_S`` to read this claim and move on, and if it still
         holds the slot it was there first, so this trial moves on instead."""
-        storage = study._storage
         trials = study.get_trials(deepcopy=False)
         for _ in range(_CLAIMS):
             held = {t.system_attrs.get(self._slot_key) for t in trials
                     if t.number != trial.number and t.system_attrs.get(self._gen_key) == gen}
             slot = next(s for s in range(len(held) + 1) if s not in held)
-            storage.set_trial_system_attr(trial._trial_id, self._slot_key, slot)
-            if isinstance(storage, InMemoryStorage):
+            set_trial_system_attr(study, trial, self._slot_key, slot)
+            if is_in_memory(study):
                 break  # one process: the lock already orders the claims
             trials = study.get_trials(deepcopy=False)
             rivals = self._rivals(trials, trial, gen, slot)
@@ -274,7 +271,7 @@ class PymooSampler(RelativeSampler):
         sign = np.array([-1.0 if d == StudyDirection.MAXIMIZE else 1.0
                          for d in study.directions])
         by_number = {t.number: t for t in trials}
-        key = (study._study_id, columns.key, len(sign))
+        key = (study_id(study), columns.key, len(sign))
         run = self._run
         if run is None or run.key != key or run.told != members[:len(run.told)]:
             initial = [o for n in members[0]

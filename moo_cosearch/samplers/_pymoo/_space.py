@@ -34,6 +34,8 @@ from pymoo.core.problem import Problem
 from pymoo.operators.crossover.sbx import SBX
 from pymoo.operators.mutation.pm import PM
 
+from ..seam import contains
+
 __all__ = ["Columns", "MixedCrossover", "MixedMutation", "SeenElimination"]
 
 KINDS = ("real", "int", "choice")
@@ -92,14 +94,9 @@ class Columns:
         (a trial enqueued with other values)."""
         x = np.empty(self.n_var)
         for j, (name, d) in enumerate(zip(self.names, self.dists)):
-            if name not in params:
+            if name not in params or not contains(d, params[name]):
                 return None
-            try:
-                internal = d.to_internal_repr(params[name])
-            except ValueError:
-                return None
-            if not d._contains(internal):
-                return None
+            internal = d.to_internal_repr(params[name])
             if isinstance(d, CategoricalDistribution):
                 x[j] = internal
             elif self.kinds[j] == "int":

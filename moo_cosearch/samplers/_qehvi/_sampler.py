@@ -35,6 +35,7 @@ from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from .._base import RelativeSampler
+from ..seam import contains, set_trial_system_attr, trial_id
 from ._encoding import Encoder
 from ._data import PARAMS_KEY, STARTUP_KEY, observations, pending_params
 from ._pool import Prescreen, candidate_pool, row_keys
@@ -139,17 +140,17 @@ class QEHVISampler(RelativeSampler):
 
     def sample_independent(self, study: Study, trial: FrozenTrial, param_name: str,
                            param_distribution: BaseDistribution) -> Any:
-        design = self._startup_designs.get(trial._trial_id)
+        design = self._startup_designs.get(trial_id(trial))
         if design is not None and param_name in design:
             value = design[param_name]
-            if param_distribution._contains(param_distribution.to_internal_repr(value)):
+            if contains(param_distribution, value):
                 return value
         return self._independent.sample_independent(study, trial, param_name,
                                                     param_distribution)
 
     def after_trial(self, study: Study, trial: FrozenTrial, state: TrialState,
                     values: Sequence[float] | None) -> None:
-        self._startup_designs.pop(trial._trial_id, None)
+        self._startup_designs.pop(trial_id(trial), None)
         self._independent.after_trial(study, trial, state, values)
 
     def sample_relative(self, study: Study, trial: FrozenTrial,
@@ -176,15 +177,11 @@ class QEHVISampler(RelativeSampler):
                 params = self._startup(study, trial, done, running, search_space)
                 # Start-up trials stay "independent" (sample_relative returns {}, as in the
                 # other Optuna samplers); sample_independent hands out this design.
-                self._startup_designs[trial._trial_id] = params
+                self._startup_designs[trial_id(trial)] = params
             else:
                 params = self._propose_model(study, done, running, search_space)
-            # Optuna has no public way for a sampler to write a trial's system attr (it
-            # receives a FrozenTrial; Trial.set_system_attr was removed): its own samplers
-            # (NSGA-II, TPE, GP, CMA-ES) call the storage like this.
-            study._storage.set_trial_system_attr(trial._trial_id,
-                                                 STARTUP_KEY if startup else PARAMS_KEY,
-                                                 json.dumps(params, default=_plain))
+            set_trial_system_attr(study, trial, STARTUP_KEY if startup else PARAMS_KEY,
+                                       json.dumps(params, default=_plain))
         return {} if startup else params
 
     def _propose_model(self, study: Study, done: list[FrozenTrial],

@@ -14,6 +14,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from .._base import RelativeSampler
 from .._scalarise import check_scalarisation
+from ..seam import set_trial_system_attr, storage_of
 
 if TYPE_CHECKING:
     import torch
@@ -147,10 +148,8 @@ class ReinforceSampler(RelativeSampler):
                 actions, logp = self.policy.sample(gen)
             finally:
                 torch.set_num_threads(threads)
-            # Optuna has no public way for a sampler to write a trial's system attr; its own
-            # samplers (NSGA-II, TPE, GP) call the storage like this.
-            study._storage.set_trial_system_attr(
-                trial._trial_id, ACTIONS_KEY,
+            set_trial_system_attr(
+                study, trial, ACTIONS_KEY,
                 {"sig": space.signature, "a": actions, "logp": logp, "v": self._version})
         return space.decode(actions)
 
@@ -177,12 +176,12 @@ class ReinforceSampler(RelativeSampler):
         newer but cannot be read (a write in progress): then it does not learn."""
         from ._state import read_header, read_state, write_state
 
-        header, attrs = read_header(study._storage, study._study_id)
+        header, attrs = read_header(*storage_of(study))
         if header is None or header["sha"] == self._sha:
             self._unreadable = 0
             return True
         if header["version"] < self._version:   # a slower writer overwrote a newer state
-            self._sha = write_state(study._storage, study._study_id, self._state())
+            self._sha = write_state(*storage_of(study), self._state())
             return True
         stored = read_state(header, attrs)
         if stored is None:
@@ -267,7 +266,7 @@ class ReinforceSampler(RelativeSampler):
         while len(fresh) >= self._batch:
             self._update(study, fresh[:self._batch], complete)
             fresh = fresh[self._batch:]
-        self._sha = write_state(study._storage, study._study_id, self._state())
+        self._sha = write_state(*storage_of(study), self._state())
 
     def _update(self, study: Study, batch: list[tuple[int, FrozenTrial, dict]],
                 complete: list[FrozenTrial]) -> None:
