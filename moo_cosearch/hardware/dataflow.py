@@ -69,6 +69,9 @@ Area as v1, with its breakdown in ``extra``.
 A design is infeasible when some layer has no valid mapping, or has a shape outside the family
 (grouped conv/pwconv with 1 < groups); ``reason`` names the first such layer and each mapping's
 failed check. Costs of infeasible designs are still computed (best mapping ignoring capacity).
+
+Conventions shared by all backends (units, per-PE or shared memories, weight residency,
+layer-by-layer or pipelined execution, what is not modelled): ``moo_cosearch/hardware/README.md``.
 """
 
 from __future__ import annotations

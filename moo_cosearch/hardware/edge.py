@@ -53,6 +53,9 @@ Energy = MACs*e_mac + vector_ops*e_vec + RF bytes*e_rf(RF size) + LM bytes*e_lm(
 Horowitz's three points, about sqrt(capacity); extrapolated with the end slopes). Area = MAC
 arrays + register files + local memories, 45 nm numbers; no per-PE overhead (interconnect,
 control) is added because we have no citable figure, so areas are a lower bound.
+
+Conventions shared by all backends (units, per-PE or shared memories, weight residency,
+layer-by-layer or pipelined execution, what is not modelled): ``moo_cosearch/hardware/README.md``.
 """
 
 from __future__ import annotations

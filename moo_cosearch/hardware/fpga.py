@@ -64,6 +64,9 @@ device budgets                         ZCU102 (XCZU9EG): 2,520 DSP slices, 274,0
 
 A design is infeasible (``feasible=False`` with a reason) when its DSPs exceed the device's DSP
 slices or its LUT multipliers exceed the device's LUTs.
+
+Conventions shared by all backends (units, per-PE or shared memories, weight residency,
+layer-by-layer or pipelined execution, what is not modelled): ``moo_cosearch/hardware/README.md``.
 """
 
 from __future__ import annotations

@@ -57,6 +57,9 @@ appended after the layers already placed there (no insertion into idle gaps). Ac
 through the shared global buffer whichever sub-accelerator runs a layer, so a change of
 sub-accelerator between consecutive layers costs nothing extra. Workload latency is the
 makespan; energy is the sum over the layers of their energy on the sub-accelerator chosen.
+
+Conventions shared by all backends (units, per-PE or shared memories, weight residency,
+layer-by-layer or pipelined execution, what is not modelled): ``moo_cosearch/hardware/README.md``.
 """
 
 from __future__ import annotations

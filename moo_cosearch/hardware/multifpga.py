@@ -50,6 +50,9 @@ inter-FPGA link                 ``link_gbps`` payload Gb/s (space, fixed 5: one 
 devices                         XC7Z015: 160 DSP, 95 BRAM36 = 190 BRAM18K; XC7Z020: 220 DSP,
                                 140 BRAM36 = 280 BRAM18K (Xilinx DS190)
 ==============================  ===============================================================
+
+Conventions shared by all backends (units, per-PE or shared memories, weight residency,
+layer-by-layer or pipelined execution, what is not modelled): ``moo_cosearch/hardware/README.md``.
 """
 
 from __future__ import annotations

@@ -15,6 +15,9 @@ A device/runtime pair is named ``"<device>-<framework>"`` (:data:`DEVICES`). Bac
   without energy measurements is rejected (ValueError naming the devices that have them).
 
 A cell absent from the table gives ``feasible = False`` with a reason and NaN costs.
+
+Conventions shared by all backends (units, per-PE or shared memories, weight residency,
+layer-by-layer or pipelined execution, what is not modelled): ``moo_cosearch/hardware/README.md``.
 """
 
 from __future__ import annotations

@@ -24,6 +24,9 @@ ZigZag runs layer by layer (each layer's operands start and end in DRAM). Latenc
 A ZigZag evaluation of a MobileNetV2 takes seconds, so this backend is for validation and for
 training surrogates, not for searching. Designs ZigZag cannot map are reported infeasible with
 ZigZag's error message.
+
+Conventions shared by all backends (units, per-PE or shared memories, weight residency,
+layer-by-layer or pipelined execution, what is not modelled): ``moo_cosearch/hardware/README.md``.
 """
 
 from __future__ import annotations
