@@ -26,7 +26,7 @@ import numpy as np
 
 from ._common import check_positive, fc, global_pool
 from ._registry import Family, register_family
-from .layers import Layer
+from .layers import Layer, layer_matrix
 
 __all__ = ["BENCHMARK_METRICS", "EDGES", "EDGE_PARAMS", "N_CELLS", "N_EDGES", "OPS",
            "arch_codes", "arch_ops", "arch_str", "benchmark_index", "benchmark_rows",
@@ -287,6 +287,26 @@ def _key(params: Mapping[str, object]) -> tuple:
     return ("nb201", design_ops(params))
 
 
-register_family(Family("nb201", key=_key, build=lambda key: nb201(key[1]),
+@lru_cache(maxsize=None)
+def _cell_matrix(edges: tuple[str, ...], c: int, size: int) -> np.ndarray:
+    return layer_matrix(_cell(edges, c, size, ""))
+
+
+@lru_cache(maxsize=None)
+def _frame_matrices() -> tuple[np.ndarray, ...]:
+    """Rows of the cell-free frame: stem, reduction block 1, reduction block 2, head."""
+    m = layer_matrix(nb201(("none",) * N_EDGES))
+    return m[:1], m[1:6], m[6:11], m[11:]
+
+
+def _matrix(key: tuple) -> np.ndarray:
+    """The default network's layer matrix from cached per-cell rows (as ``nb201(key[1])``)."""
+    stem, red1, red2, tail = _frame_matrices()
+    cells = [_cell_matrix(key[1], 16 << s, 32 >> s) for s in range(3)]
+    return np.concatenate([stem] + [cells[0]] * 5 + [red1] + [cells[1]] * 5 + [red2]
+                          + [cells[2]] * 5 + [tail])
+
+
+register_family(Family("nb201", key=_key, build=lambda key: nb201(key[1]), matrix=_matrix,
                        description="NAS-Bench-201 CIFAR network, one cell of 6 edge ops",
                        identity=lambda key: unique_str([OPS.index(o) for o in key[1]])))
