@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .._toml import builtin_names, read_declaration
-from ..accuracy import check_spec
+from ..accuracy import accuracy_range, check_spec
 from ..hardware import COST_FIELDS, backend_metrics
 
 __all__ = ["COST_METRICS", "DEFAULT_FOR_SPACE", "METRICS", "Constraint", "ObjectiveSet",
@@ -208,9 +208,46 @@ class ObjectiveSet:
         if bad:
             raise ObjectivesError(f"{source}: reference_point keys must be objectives "
                                   f"{objectives_names}, got {bad}")
+        _check_meaningful(source, objectives, constraints, ref, accuracy_range(accuracy))
         return cls(name=data["name"], objectives=tuple(objectives), accuracy=accuracy, cost=cost,
                    constraints=tuple(constraints), reward=reward, space=data.get("space"),
                    reference_point=ref, description=data.get("description", ""))
+
+
+def _check_meaningful(source: str, objectives: list[tuple[str, str]],
+                      constraints: list[Constraint], ref: Mapping[str, float],
+                      acc_range: tuple[float, float]) -> None:
+    """Refuse what parses but makes no sense: a metric twice as an objective, a limit no
+    value of the metric can meet, a reference point outside the metric's range. Accuracy
+    lies in its source's declared ``range``; every cost metric (a latency, energy, area,
+    resource count or throughput) is >= 0."""
+    seen: set[str] = set()
+    for i, (metric, _) in enumerate(objectives):
+        if metric in seen:
+            raise ObjectivesError(f"{source}: objectives[{i}]: each metric may be one "
+                                  f"objective, got {metric} twice")
+        seen.add(metric)
+
+    def span(metric: str) -> tuple[float, float, str]:
+        if metric == "accuracy":
+            return acc_range[0], acc_range[1], f"in [{acc_range[0]:g}, {acc_range[1]:g}] (the " \
+                                               f"accuracy source's range)"
+        return 0.0, math.inf, ">= 0"
+
+    for i, c in enumerate(constraints):
+        low, high, where = span(c.metric)
+        for key, limit in (("max", c.max), ("min", c.min)):
+            if isinstance(limit, bool) or not isinstance(limit, (int, float)):
+                continue                  # "baseline", or refused when the objective is built
+            if (key == "max" and limit < low) or (key == "min" and limit > high):
+                raise ObjectivesError(f"{source}: constraints[{i}] {key} of {c.metric} must "
+                                      f"be a limit some design can meet ({c.metric} is "
+                                      f"{where}), got {limit!r}")
+    for metric, value in ref.items():
+        low, high, where = span(metric)
+        if not low <= value <= high:
+            raise ObjectivesError(f"{source}: reference_point.{metric} must lie in the "
+                                  f"metric's range ({metric} is {where}), got {value!r}")
 
 
 def list_objectives() -> list[str]:
@@ -222,6 +259,7 @@ def list_objectives() -> list[str]:
 DEFAULT_FOR_SPACE = {
     "nb201-edge": "nb201-cifar10-latency-area",
     "nb201-device": "nb201-cifar100-device-latency",
+    "nb201-eyeriss": "nb201-cifar10-eyeriss-latency",
     "nahas-mbv2-edge": "nahas-mbv2-proxy-latency-area",
     "nahas-effnetb0-edge": "nahas-effnetb0-proxy-latency-area",
     "edd-mbconv-fpga": "edd-fpga-proxy-latency-dsp",
