@@ -57,7 +57,7 @@ def _pymoo_hv(study: optuna.Study, ref: list[float], first: int | None = None) -
 def test_summary_hypervolumes_recompute_from_the_stored_studies(tmp_path, capsys):
     out = tmp_path / "cmp"
     assert _cli("compare", "--samplers", "nsga2,random", "--seeds", "2", "--trials", "20",
-                "--out", str(out)) == 0
+                "--out", str(out), "--format", "png,svg") == 0
     printed = capsys.readouterr().out
     summary = json.loads((out / "summary.json").read_text())
     # the objective set declares every coordinate: accuracy >= 0, latency <= 0.2, area <= base
@@ -92,8 +92,17 @@ def test_summary_hypervolumes_recompute_from_the_stored_studies(tmp_path, capsys
         assert s["ci"] is None                                      # 2 seeds: no interval
         assert s["s_per_trial"] > 0
     for f in ("report.md", "runs.csv", "hv_trials.png", "hv_time.png", "ecdf.png",
-              "pareto.png"):
+              "pareto.png", "hv_trials.svg", "hv_time.svg", "ecdf.svg", "pareto.svg"):
         assert (out / f).stat().st_size > 0, f
+    # axes in words and units from the objective set, the band named in the legend, the
+    # limits drawn (matplotlib writes SVG text as comments of its glyph paths)
+    front_svg, curves_svg = (out / "pareto.svg").read_text(), (out / "hv_trials.svg").read_text()
+    for text in ("latency (ms)", "area (mm²)", "CIFAR-10 accuracy (%)", "limit on latency"):
+        assert f"<!-- {text}" in front_svg, text
+    assert "<!-- band: interquartile range over seeds -->" in curves_svg
+    assert "<!-- hypervolume (fraction of the combined front) -->" in curves_svg
+    with pytest.raises(SystemExit):
+        _cli("compare", "--out", str(tmp_path / "x"), "--format", "png,tiff")
     report = (out / "report.md").read_text()
     assert "stock network on NVDLA-like" in report
     # two seeds: medians and ranges, and no interval, p-value or samples-to-match claim

@@ -11,13 +11,14 @@ Floor above :mod:`moo_cosearch.study`: it reads studies, it never creates them.
 
 from __future__ import annotations
 
+from ._labels import accuracy_label, axis_label
 from ._pareto import (hypervolume_history, is_feasible, minimization_matrix, pareto_trials,
                       reference_point)
 from .plots import plot_best_value, plot_hypervolume_history, plot_pareto_front
 from .report import pareto_rows, write_report
 from .verify import verify_pareto
 
-__all__ = ["dashboard_app", "dashboard_storage", "hypervolume_history", "is_feasible",
+__all__ = ["accuracy_label", "axis_label", "dashboard_app", "dashboard_storage", "hypervolume_history", "is_feasible",
            "minimization_matrix", "pareto_rows", "pareto_trials", "plot_best_value",
            "plot_hypervolume_history", "plot_pareto_front", "reference_point", "run_dashboard",
            "verify_pareto", "write_report"]

@@ -4,7 +4,7 @@ the percentage it is, reference points in the objectives' own directions."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
@@ -18,12 +18,51 @@ if TYPE_CHECKING:
 NOT_EVALUATED = ("accuracy", "reward")
 
 _LABELS = {"accuracy": "accuracy (%)"}
+#: Unit suffixes of metric names and how a figure axis writes them.
+_UNITS = {"ms": "ms", "s": "s", "mj": "mJ", "uj": "µJ", "j": "J", "mm2": "mm²", "w": "W",
+          "mw": "mW", "gbyte_s": "GB/s", "kb": "KB", "mb": "MB"}
 
 
 def metric_label(metric: str) -> str:
     """``"accuracy (%)"`` for accuracy (a percentage with no unit in its name), else the metric
     name itself, whose suffix is its unit (``latency_ms``, ``energy_mj``, ``area_mm2``)."""
     return _LABELS.get(metric, metric)
+
+
+_DATASETS = (("imagenet16", "ImageNet16-120"), ("cifar100", "CIFAR-100"), ("cifar10", "CIFAR-10"),
+             ("imagenet", "ImageNet"))
+
+
+def accuracy_label(spec: Mapping[str, Any] | None) -> str:
+    """What an objective set's accuracy is, for a figure axis: ``CIFAR-10 accuracy (%)`` for
+    the NAS-Bench-201 table, ``ImageNet top-1 (%)`` for a predictor of the Accel-NASBench
+    table, ``proxy score (percentile)`` for a zero-cost proxy, else ``accuracy (%)``."""
+    spec = spec or {}
+    source = str(spec.get("source", ""))
+    metric = str(spec.get("metric", "")).lower()
+    if source == "proxy":
+        return "zero-cost proxy score (percentile)"
+    if source == "multitask":
+        return "weighted task accuracy (%)"
+    data = str(spec.get("data", "")).lower()
+    dataset = next((name for key, name in _DATASETS if key in metric), None)
+    if dataset is None and ("anb" in source or "anb" in data or "accel" in data):
+        dataset = "ImageNet"
+    what = "top-1" if "top1" in metric or (dataset == "ImageNet" and "top5" not in metric) \
+        else "top-5" if "top5" in metric else "accuracy"
+    return f"{dataset} {what} (%)" if dataset else "accuracy (%)"
+
+
+def axis_label(metric: str, accuracy_label: str | None = None) -> str:
+    """A figure axis for ``metric``: words and unit, e.g. ``latency (ms)``, ``area (mm²)``;
+    accuracy as ``accuracy_label`` when given (e.g. ``ImageNet top-1 (%)``)."""
+    if metric == "accuracy":
+        return accuracy_label or _LABELS["accuracy"]
+    for suffix in sorted(_UNITS, key=len, reverse=True):
+        if metric.endswith("_" + suffix):
+            words = metric[:-len(suffix) - 1].replace("_", " ")
+            return f"{words} ({_UNITS[suffix]})"
+    return metric.replace("_", " ")
 
 
 def fmt(v: object) -> str:

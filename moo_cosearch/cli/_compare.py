@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ._surrogate import positive_int
-from ..compare import DEFAULT_COMPARE_STORAGE, DEFAULT_TARGETS
+from ..compare import DEFAULT_COMPARE_STORAGE, DEFAULT_TARGETS, FORMATS
 from ..workers import DEFAULT_OBJECTIVES
 
 __all__ = ["add_parsers"]
@@ -55,8 +55,17 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             options=_sampler_options(args.option, samplers), backend=args.backend,
             latency_targets=args.latency_targets,
             targets=args.targets if args.targets is not None else DEFAULT_TARGETS,
-            log=(lambda _: None) if args.quiet else (lambda s: print(s, flush=True)))
+            log=(lambda _: None) if args.quiet else (lambda s: print(s, flush=True)),
+            formats=args.format)
     return 0
+
+
+def _formats(text: str) -> tuple[str, ...]:
+    names = tuple(f.strip().lower() for f in text.split(",") if f.strip())
+    bad = [f for f in names if f not in FORMATS]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(f"formats must be among {list(FORMATS)}, got {text!r}")
+    return names
 
 
 def add_parsers(sub: Any) -> None:
@@ -89,5 +98,7 @@ def add_parsers(sub: Any) -> None:
     c.add_argument("--targets", type=_floats, default=None, metavar="F,F,...",
                    help="ECDF hypervolume targets as fractions of the best run's (default: "
                         + ",".join(f"{t:g}" for t in DEFAULT_TARGETS) + ")")
+    c.add_argument("--format", type=_formats, default=("png",), metavar="FMT,FMT,...",
+                   help="figure formats: any of " + ",".join(FORMATS) + " (default: png)")
     c.add_argument("-q", "--quiet", action="store_true", help="no progress lines or table")
     c.set_defaults(func=_cmd_compare)

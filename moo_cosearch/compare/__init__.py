@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ._defaults import DEFAULT_COMPARE_STORAGE, DEFAULT_TARGETS
+from ._defaults import DEFAULT_COMPARE_STORAGE, DEFAULT_TARGETS, FORMATS
 
 if TYPE_CHECKING:
     from ._harness import Comparison, compare
@@ -22,7 +22,7 @@ _HOMES = {"Comparison": "_harness", "compare": "_harness", "DECISION_ATTR": "_ru
           "ELAPSED_ATTR": "_run"}
 
 __all__ = ["DECISION_ATTR", "DEFAULT_COMPARE_STORAGE", "DEFAULT_TARGETS", "ELAPSED_ATTR",
-           "Comparison", "compare"]
+           "FORMATS", "Comparison", "compare"]
 
 
 def __getattr__(name: str) -> Any:

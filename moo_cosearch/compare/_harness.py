@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
-from ._defaults import DEFAULT_COMPARE_STORAGE, DEFAULT_TARGETS
+from ._defaults import DEFAULT_COMPARE_STORAGE, DEFAULT_TARGETS, FORMATS
 from ..objectives import load_objectives
 from ..samplers import list_samplers
 from ..space import load_space
@@ -175,7 +175,8 @@ def compare(samplers: Sequence[str], *, space: str | None = None,
             options: Mapping[str, Mapping[str, Any]] | None = None,
             backend: str | None = None, latency_targets: Sequence[float] | None = None,
             targets: Sequence[float] = DEFAULT_TARGETS,
-            log: Callable[[str], None] | None = print) -> Comparison:
+            log: Callable[[str], None] | None = print,
+            formats: Sequence[str] = ("png",)) -> Comparison:
     """Run (or resume) every sampler with every seed to ``trials`` evaluated trials, then
     measure, aggregate and report (see the module docstring).
 
@@ -200,6 +201,7 @@ def compare(samplers: Sequence[str], *, space: str | None = None,
         targets: hypervolume targets for the ECDF, fractions of the best hypervolume any run
             found.
         log: where progress lines go (None: nowhere).
+        formats: figure formats, any of ``png``, ``pdf``, ``svg``.
 
     Raises:
         ValueError: one line, before any run starts: an unknown sampler, bad counts, a
@@ -221,6 +223,9 @@ def compare(samplers: Sequence[str], *, space: str | None = None,
     seed_list = _seeds(seeds)
     if any(not 0 < float(t) <= 1 for t in targets) or not targets:
         raise ValueError(f"targets are fractions in (0, 1], got {list(targets)}")
+    bad = [f for f in formats if f not in FORMATS]
+    if bad or not formats:
+        raise ValueError(f"figure formats must be among {list(FORMATS)}, got {list(formats)}")
     if latency_targets is not None and any(not float(t) > 0 for t in latency_targets):
         raise ValueError(f"latency targets must be > 0 ms, got {list(latency_targets)}")
     url = storage
@@ -281,7 +286,7 @@ def compare(samplers: Sequence[str], *, space: str | None = None,
                               outcomes=outcomes, budget=trials, storage=where, folder=folder,
                               latency_targets=latency_targets, targets=tuple(targets),
                               log=log, cpu_count=os.cpu_count(), started=started,
-                              options=options)
+                              options=options, formats=tuple(formats))
         return Comparison(runs=rows, summary=summary, out=folder,
                           studies={f"{k[0]}/seed{k[1]}": s for k, s in studies.items()})
     finally:

@@ -199,8 +199,8 @@ def build(*, prepared: "Prepared", plan: Sequence[tuple[str, int, "RunConfig"]],
           outcomes: Mapping[tuple[str, int], "RunOutcome"], budget: int, storage: str,
           folder: Path | None, latency_targets: Sequence[float] | None,
           targets: Sequence[float], log: Callable[[str], None], cpu_count: int | None,
-          started: str = "", options: Mapping[str, Mapping[str, Any]] | None = None
-          ) -> tuple[list[dict], dict[str, Any]]:
+          started: str = "", options: Mapping[str, Mapping[str, Any]] | None = None,
+          formats: Sequence[str] = ("png",)) -> tuple[list[dict], dict[str, Any]]:
     """Measure every run, aggregate, print the table and write the outputs (see the module
     docstring); returns the run rows and the summary."""
     obj = prepared.objectives
@@ -255,14 +255,30 @@ def build(*, prepared: "Prepared", plan: Sequence[tuple[str, int, "RunConfig"]],
     }
     print_table(summary, log)
     if folder is not None:
-        _write(folder, summary, rows, metrics, ecdf_curves, front, ref_objs, names, budget)
+        _write(folder, summary, rows, metrics, ecdf_curves, front, ref_objs, names, budget,
+               _figure_context(prepared, ref), formats)
         (folder / "report.md").write_text(markdown(summary))
         log(f"wrote {folder / 'summary.json'}, report.md, runs.csv and figures in {folder}")
     return rows, summary
 
 
+def _figure_context(prepared: "Prepared", ref: np.ndarray) -> dict[str, Any]:
+    """Axis labels with units, the hard limits and the reference point in the objectives' own
+    units, for the Pareto-front figure."""
+    from ..analysis import accuracy_label, axis_label
+
+    obj = prepared.objectives
+    acc = accuracy_label(obj.accuracy)
+    return {"labels": {m: axis_label(m, acc) for m in obj.metric_names},
+            "limits": {c.metric: float(v) for c, v in prepared.objective.limits
+                       if c.metric in obj.metric_names},
+            "reference_point": {m: (-float(v) if d == "maximize" else float(v)) + 0.0
+                                for (m, d), v in zip(obj.objectives, ref)}}
+
+
 def _write(folder: Path, summary: dict, rows: Sequence[dict], metrics: Mapping, curves: Mapping,
-           front: Sequence, refs: Sequence, names: Sequence[str], budget: int) -> None:
+           front: Sequence, refs: Sequence, names: Sequence[str], budget: int,
+           context: Mapping[str, Any], formats: Sequence[str]) -> None:
     from ._plots import plot_curves, plot_ecdf, plot_front
 
     (folder / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
@@ -276,22 +292,20 @@ def _write(folder: Path, summary: dict, rows: Sequence[dict], metrics: Mapping, 
     done = {n: [metrics[(r["sampler"], r["seed"])] for r in rows
                 if r["sampler"] == n and r["complete"]] for n in names}
     done = {n: v for n, v in done.items() if v}
-    title = (f"{summary['space']} / {summary['objectives']}: median and IQR over seeds; "
-             f"reference point {summary['reference_point_text']}")
+    scale = summary["combined_front_hv"] or 1.0
     if done:
         plot_curves(np.arange(1, budget + 1),
-                          {n: np.array([m["hv"] for m in v]) for n, v in done.items()},
-                          folder / "hv_trials.png", xlabel="evaluated trials", title=title)
+                    {n: np.array([m["hv"] for m in v]) / scale for n, v in done.items()},
+                    folder / "hv_trials", xlabel="evaluated trials",
+                    title="hypervolume against evaluations", formats=formats)
         walls = [w for v in done.values() for m in v for w in m["wall"] if w > 0]
         grid = np.geomspace(min(walls), max(walls), 200) if walls else np.array([1.0])
         plot_curves(grid, {n: np.array([time_curve(m["hv"], m["wall"], grid)
-                                              for m in v]) for n, v in done.items()},
-                          folder / "hv_time.png", log_x=True, title=title,
-                          xlabel="wall-clock seconds (sampler decisions, evaluations, storage)")
-        plot_ecdf(curves, folder / "ecdf.png", title=(
-            f"evaluations to reach {len(summary['ecdf']['fractions'])} targets "
-            f"({', '.join(f'{f:g}' for f in summary['ecdf']['fractions'])} x the best "
-            f"hypervolume of any run, {fmt(summary['ecdf']['best_hv'])})"))
-    plot_front(front, summary["metric_names"], refs, names, folder / "pareto.png",
-                     title=f"combined Pareto front of all runs ({len(front)} designs) and "
-                           f"hand-designed references")
+                                        for m in v]) / scale for n, v in done.items()},
+                    folder / "hv_time", log_x=True, title="hypervolume against wall-clock",
+                    xlabel="wall-clock (s): sampler decisions, evaluations, storage",
+                    formats=formats)
+        plot_ecdf(curves, folder / "ecdf", title="evaluations to reach the targets",
+                  formats=formats)
+    plot_front(front, summary["metric_names"], refs, names, folder / "pareto",
+               title="combined Pareto front and references", formats=formats, **context)
