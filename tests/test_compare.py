@@ -22,7 +22,7 @@ from moo_cosearch.compare._refs import references
 from moo_cosearch.compare._run import DECISION_ATTR, ELAPSED_ATTR, run_one
 from moo_cosearch.compare._stats import (a12, aggregate, average_ranks, ecdf,
                                          evaluations_to_target, pairwise_tests, time_curve)
-from moo_cosearch.compare import compare
+from moo_cosearch.compare import compare, rank_folders
 from moo_cosearch.workers import RunConfig
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -311,3 +311,25 @@ def test_reference_point_derived_once_from_all_runs():
     for run in result.runs:
         assert run["final_hv"] == pytest.approx(_pymoo_hv(
             result.studies[f"{run['sampler']}/seed{run['seed']}"], s["reference_point"]))
+
+
+def test_ranks_across_comparison_folders(tmp_path, capsys):
+    def folder(name: str, space: str, medians: dict) -> str:
+        path = tmp_path / name
+        path.mkdir()
+        (path / "summary.json").write_text(json.dumps({
+            "space": space, "objectives": "o", "samplers": {
+                n: {"median_hv": v, "runs": 5} for n, v in medians.items()}}))
+        return str(path)
+
+    a = folder("a", "s1", {"x": 3.0, "y": 2.0, "z": 1.0})
+    b = folder("b", "s2", {"x": 1.0, "y": 2.0, "z": 3.0, "only-here": 9.0})
+    ranks, text = rank_folders([a, b])
+    assert ranks["samplers"] == {"x": 2.0, "y": 2.0, "z": 2.0}     # only-here is left out
+    assert "| x | 2.00 | 5 |" in text and "Nemenyi" in text
+    with pytest.raises(ValueError, match="second comparison of s1/o"):
+        rank_folders([a, folder("c", "s1", {"x": 1.0})])
+    with pytest.raises(ValueError, match="holds no summary.json"):
+        rank_folders([a, str(tmp_path)])
+    with pytest.raises(ValueError, match="two or more"):
+        rank_folders([a])

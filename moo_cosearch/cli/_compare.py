@@ -60,6 +60,16 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_ranks(args: argparse.Namespace) -> int:
+    from ..compare import rank_folders
+
+    _, text = rank_folders(args.folders)
+    print(text, end="")
+    if args.out:
+        Path(args.out).write_text(text)
+    return 0
+
+
 def _formats(text: str) -> tuple[str, ...]:
     names = tuple(f.strip().lower() for f in text.split(",") if f.strip())
     bad = [f for f in names if f not in FORMATS]
@@ -102,3 +112,11 @@ def add_parsers(sub: Any) -> None:
                    help="figure formats: any of " + ",".join(FORMATS) + " (default: png)")
     c.add_argument("-q", "--quiet", action="store_true", help="no progress lines or table")
     c.set_defaults(func=_cmd_compare)
+    r = sub.add_parser(
+        "compare-ranks", help="average ranks of samplers over several comparisons",
+        description="Read the summary.json of each comparison folder (one problem each) and "
+                    "print the samplers' average ranks by median hypervolume, with the "
+                    "Friedman test and the Nemenyi critical difference (Demsar 2006).")
+    r.add_argument("folders", nargs="+", help="comparison output folders (compare --out)")
+    r.add_argument("--out", default=None, help="also write the table to this Markdown file")
+    r.set_defaults(func=_cmd_ranks)

@@ -15,14 +15,15 @@ from ._defaults import DEFAULT_COMPARE_STORAGE, DEFAULT_TARGETS, FORMATS
 
 if TYPE_CHECKING:
     from ._harness import Comparison, compare
+    from ._ranks import rank_folders
     from ._run import DECISION_ATTR, ELAPSED_ATTR
 
 #: Loaded on first use (optuna and the statistics stay unimported for ``--help``).
 _HOMES = {"Comparison": "_harness", "compare": "_harness", "DECISION_ATTR": "_run",
-          "ELAPSED_ATTR": "_run"}
+          "ELAPSED_ATTR": "_run", "rank_folders": "_ranks"}
 
 __all__ = ["DECISION_ATTR", "DEFAULT_COMPARE_STORAGE", "DEFAULT_TARGETS", "ELAPSED_ATTR",
-           "FORMATS", "Comparison", "compare"]
+           "FORMATS", "Comparison", "compare", "rank_folders"]
 
 
 def __getattr__(name: str) -> Any:
