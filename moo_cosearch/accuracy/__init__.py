@@ -20,18 +20,20 @@ from ._registry import (DEFAULT_RANGE, AccuracyFn, AccuracySource, accuracy_rang
 if TYPE_CHECKING:
     from .fidelity import NB201MultiFidelity
     from .multitask import MultiTaskAccuracy
+    from .predictor import PredictorAccuracy, fit_predictor
     from .proxies import ProxyAccuracy, proxy_scores
     from .table import NB201Table
     from .training import TrainedAccuracy
 
 _HOMES = {"NB201MultiFidelity": "fidelity", "MultiTaskAccuracy": "multitask",
           "ProxyAccuracy": "proxies", "proxy_scores": "proxies", "NB201Table": "table",
-          "TrainedAccuracy": "training"}
+          "TrainedAccuracy": "training", "PredictorAccuracy": "predictor",
+          "fit_predictor": "predictor"}
 
 __all__ = ["DEFAULT_RANGE", "NETWORK_ATTR", "AccuracyFn", "AccuracySource", "CachedAccuracy",
-           "MultiTaskAccuracy", "NB201MultiFidelity", "NB201Table", "ProxyAccuracy",
-           "TrainedAccuracy", "accuracy_range", "check_spec", "list_sources", "make_accuracy",
-           "proxy_scores", "register_source"]
+           "MultiTaskAccuracy", "NB201MultiFidelity", "NB201Table", "PredictorAccuracy",
+           "ProxyAccuracy", "TrainedAccuracy", "accuracy_range", "check_spec", "fit_predictor",
+           "list_sources", "make_accuracy", "proxy_scores", "register_source"]
 
 
 def __getattr__(name: str) -> Any:

@@ -39,7 +39,8 @@ class AccuracySource:
 
 #: Modules of this package that register the built-in sources, imported on the first look at
 #: the registry (so ``import moo_cosearch`` loads no table and no torch).
-BUILTIN_MODULES = ("table", "_user", "training", "fidelity", "multitask", "proxies")
+BUILTIN_MODULES = ("table", "_user", "training", "fidelity", "multitask", "proxies",
+                   "predictor")
 
 _SOURCES: dict[str, AccuracySource] = {}
 _loaded = False

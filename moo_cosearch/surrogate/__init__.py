@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from ._features import FeatureSchema
     from ._model import FitConfig
     from ._sampling import draw_indices, load_samples, sample_designs
+    from ._tabular import (MIN_ROWS, PREDICTOR_MODELS, TablePredictor, fit_table_predictor,
+                           read_table, table_rows)
     from ._surrogate import (Surrogate, SurrogateError, fit_surrogate, load_surrogate,
                              regression_metrics)
 
@@ -29,7 +31,9 @@ _HOMES = {"DevicePredictor": "_device", "fit_device_predictor": "_device",
           "draw_indices": "_sampling", "load_samples": "_sampling", "sample_designs": "_sampling",
           "Surrogate": "_surrogate", "SurrogateError": "_surrogate",
           "fit_surrogate": "_surrogate", "load_surrogate": "_surrogate",
-          "regression_metrics": "_surrogate"}
+          "regression_metrics": "_surrogate", "MIN_ROWS": "_tabular",
+          "PREDICTOR_MODELS": "_tabular", "TablePredictor": "_tabular",
+          "fit_table_predictor": "_tabular", "read_table": "_tabular", "table_rows": "_tabular"}
 
 __all__ = sorted([*_HOMES, "SurrogateBackend"])
 
