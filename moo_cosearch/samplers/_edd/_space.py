@@ -11,7 +11,8 @@ its Gumbel-softmax distribution:
   (a proposal is one of those points).
 
 Parameters are in **sorted name order** (as Optuna's ``IntersectionSearchSpace`` gives them and
-as :class:`~._encoding.Encoder` sorts them). A design is a row of level indices; its predictor
+as :class:`~.._qehvi._encoding.Encoder` sorts them); the levels are the shared codec's
+:func:`~.._codec.finite_levels`. A design is a row of level indices; its predictor
 features are, per parameter, the one-hot of the level plus, for ordered parameters with more
 than two levels, the level's position ``index / (k - 1)``, so the predictor sees the order of
 numeric grids. Both are linear in the level probabilities, so a relaxed design (probabilities
@@ -25,14 +26,11 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 import numpy as np
-from optuna.distributions import (BaseDistribution, CategoricalDistribution, FloatDistribution,
-                                  IntDistribution)
+from optuna.distributions import BaseDistribution, CategoricalDistribution
+
+from .._codec import finite_levels, is_ordered, kind
 
 __all__ = ["Relaxation"]
-
-
-def _is_number(c: Any) -> bool:
-    return isinstance(c, (int, float)) and not isinstance(c, bool)
 
 
 @dataclass(frozen=True)
@@ -41,34 +39,6 @@ class _Param:
     dist: BaseDistribution
     levels: tuple[Any, ...]
     ordered: bool
-
-
-def _spread(low: float, high: float, n: int, log: bool) -> np.ndarray:
-    """``n`` points from ``low`` to ``high`` (both exact), evenly spaced (in log space when
-    ``log``)."""
-    pts = (np.exp(np.linspace(math.log(low), math.log(high), n)) if log
-           else np.linspace(low, high, n))
-    pts[0], pts[-1] = low, high
-    return np.clip(pts, low, high)
-
-
-def _levels(dist: BaseDistribution, max_levels: int) -> tuple[Any, ...]:
-    """The finite support of one distribution (see the module docstring)."""
-    if isinstance(dist, CategoricalDistribution):
-        return tuple(dist.choices)
-    low, high = dist.low, dist.high  # type: ignore[attr-defined]
-    step = dist.step  # type: ignore[attr-defined]
-    is_int = isinstance(dist, IntDistribution)
-    if step is None:  # unstepped float
-        return tuple(float(v) for v in _spread(low, high, max_levels, dist.log))  # type: ignore
-    n = int(round((high - low) / step)) + 1
-    if n <= max_levels:
-        grid = low + np.arange(n) * step
-    else:
-        pos = np.rint((_spread(low, high, max_levels, dist.log) - low) / step)  # type: ignore
-        grid = low + np.unique(pos) * step
-    grid = np.minimum(grid, high)
-    return tuple(int(round(v)) if is_int else float(v) for v in grid)
 
 
 class Relaxation:
@@ -83,17 +53,12 @@ class Relaxation:
 
     def __init__(self, search_space: Mapping[str, BaseDistribution],
                  ordered: Mapping[str, bool] | None = None, max_levels: int = 16) -> None:
-        ordered = dict(ordered or {})
         params = []
         for name in sorted(search_space):
             dist = search_space[name]
-            if isinstance(dist, CategoricalDistribution):
-                is_ord = ordered.get(name, all(_is_number(c) for c in dist.choices))
-            elif isinstance(dist, (IntDistribution, FloatDistribution)):
-                is_ord = True
-            else:  # pragma: no cover - Optuna has no other distribution kinds
-                raise TypeError(f"unsupported distribution for {name!r}: {dist!r}")
-            params.append(_Param(name, dist, _levels(dist, max_levels), bool(is_ord)))
+            is_ord = (is_ordered(name, dist, ordered) if kind(dist, name) == "categorical"
+                      else True)
+            params.append(_Param(name, dist, finite_levels(dist, max_levels), is_ord))
         self.params = tuple(params)
         self.names = tuple(p.name for p in params)
         self.sizes = np.array([len(p.levels) for p in params], dtype=np.int64)

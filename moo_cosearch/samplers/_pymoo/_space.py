@@ -25,8 +25,7 @@ import math
 from typing import Any, Mapping
 
 import numpy as np
-from optuna.distributions import (BaseDistribution, CategoricalDistribution, FloatDistribution,
-                                  IntDistribution)
+from optuna.distributions import BaseDistribution, CategoricalDistribution
 from pymoo.core.crossover import Crossover
 from pymoo.core.duplicate import DefaultDuplicateElimination
 from pymoo.core.mutation import Mutation
@@ -34,15 +33,12 @@ from pymoo.core.problem import Problem
 from pymoo.operators.crossover.sbx import SBX
 from pymoo.operators.mutation.pm import PM
 
+from .._codec import grid_size, grid_value, is_ordered, kind, log_bounds
 from ..seam import contains
 
 __all__ = ["Columns", "MixedCrossover", "MixedMutation", "SeenElimination"]
 
 KINDS = ("real", "int", "choice")
-
-
-def _is_number(c: Any) -> bool:
-    return isinstance(c, (int, float)) and not isinstance(c, bool)
 
 
 class Columns:
@@ -56,28 +52,21 @@ class Columns:
 
     def __init__(self, search_space: Mapping[str, BaseDistribution],
                  ordered: Mapping[str, bool] | None = None) -> None:
-        ordered = dict(ordered or {})
         self.names = tuple(sorted(search_space))
         self.dists = tuple(search_space[n] for n in self.names)
         kinds, lo, hi = [], [], []
         for name, d in zip(self.names, self.dists):
-            if isinstance(d, CategoricalDistribution):
-                k = len(d.choices)
-                is_ord = ordered.get(name, all(_is_number(c) for c in d.choices))
-                kinds.append("int" if is_ord or k <= 2 else "choice")
-                lo.append(0.0)
-                hi.append(float(k - 1))
-            elif isinstance(d, IntDistribution) or (isinstance(d, FloatDistribution)
-                                                      and d.step is not None):
-                kinds.append("int")
-                lo.append(0.0)
-                hi.append(float(round((d.high - d.low) / d.step)))
-            elif isinstance(d, FloatDistribution):
+            what = kind(d, name)
+            if what == "float":
                 kinds.append("real")
-                lo.append(math.log(d.low) if d.log else float(d.low))
-                hi.append(math.log(d.high) if d.log else float(d.high))
-            else:  # pragma: no cover - Optuna has no other distribution kinds
-                raise TypeError(f"unsupported distribution for {name!r}: {d!r}")
+                lo.append(log_bounds(d)[0])
+                hi.append(log_bounds(d)[1])
+                continue
+            k = grid_size(d)
+            ordinal = what == "grid" or is_ordered(name, d, ordered) or k <= 2  # type: ignore
+            kinds.append("int" if ordinal else "choice")
+            lo.append(0.0)
+            hi.append(float(k - 1))
         self.kinds = tuple(kinds)
         self.xl = np.array(lo)
         self.xu = np.array(hi)
@@ -113,8 +102,7 @@ class Columns:
             if isinstance(d, CategoricalDistribution):
                 out[name] = d.choices[int(x[j])]
             elif self.kinds[j] == "int":
-                v = d.low + int(x[j]) * d.step  # type: ignore[attr-defined]
-                out[name] = int(v) if isinstance(d, IntDistribution) else float(min(v, d.high))
+                out[name] = grid_value(d, int(x[j]))
             else:
                 v = math.exp(x[j]) if d.log else float(x[j])  # type: ignore[attr-defined]
                 out[name] = min(max(v, d.low), d.high)  # type: ignore[attr-defined]

@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 import numpy as np
-from optuna.distributions import (BaseDistribution, CategoricalDistribution, FloatDistribution,
-                                  IntDistribution)
+from optuna.distributions import BaseDistribution
+
+from .._codec import grid_size, grid_value, is_ordered, kind, log_bounds
 
 __all__ = ["Encoder"]
 
@@ -36,10 +37,6 @@ class _Block:
     levels: int  # grid size for grid / ordinal / onehot; 0 for float
 
 
-def _is_number(c: Any) -> bool:
-    return isinstance(c, (int, float)) and not isinstance(c, bool)
-
-
 class Encoder:
     """Encode / decode parameter dicts of an Optuna search space (see the module docstring).
 
@@ -50,26 +47,20 @@ class Encoder:
 
     def __init__(self, search_space: Mapping[str, BaseDistribution],
                  ordered: Mapping[str, bool] | None = None) -> None:
-        ordered = dict(ordered or {})
         blocks: list[_Block] = []
         col = 0
         for name in sorted(search_space):
             dist = search_space[name]
-            if isinstance(dist, CategoricalDistribution):
-                k = len(dist.choices)
-                is_ord = ordered.get(name, all(_is_number(c) for c in dist.choices))
-                kind, width = ("ordinal", 1) if is_ord or k <= 2 else ("onehot", k)
-                blocks.append(_Block(name, dist, col, width, kind, k))
-            elif isinstance(dist, IntDistribution) or (isinstance(dist, FloatDistribution)
-                                                         and dist.step is not None):
-                levels = int(round((dist.high - dist.low) / dist.step)) + 1
-                blocks.append(_Block(name, dist, col, 1, "grid", levels))
+            what = kind(dist, name)
+            if what == "categorical":
+                k = grid_size(dist)
+                is_ord = is_ordered(name, dist, ordered)  # type: ignore[arg-type]
+                what, width = ("ordinal", 1) if is_ord or k <= 2 else ("onehot", k)
+                blocks.append(_Block(name, dist, col, width, what, k))
+            else:
                 width = 1
-            elif isinstance(dist, FloatDistribution):
-                blocks.append(_Block(name, dist, col, 1, "float", 0))
-                width = 1
-            else:  # pragma: no cover - Optuna has no other distribution kinds
-                raise TypeError(f"unsupported distribution for {name!r}: {dist!r}")
+                blocks.append(_Block(name, dist, col, 1, what,
+                                     grid_size(dist) if what == "grid" else 0))
             col += width
         self.blocks = tuple(blocks)
         self.dim = col
@@ -82,10 +73,8 @@ class Encoder:
             if b.kind == "onehot":
                 return np.eye(b.levels)[int(idx)]
             return np.array([idx / max(b.levels - 1, 1)])
-        lo, hi = float(d.low), float(d.high)  # type: ignore[attr-defined]
-        v = float(value)
-        if d.log:  # type: ignore[attr-defined]
-            lo, hi, v = math.log(lo), math.log(hi), math.log(v)
+        lo, hi = log_bounds(d)
+        v = math.log(float(value)) if d.log else float(value)  # type: ignore[attr-defined]
         return np.array([0.5 if hi == lo else (v - lo) / (hi - lo)])
 
     def _from_unit(self, b: _Block, x: np.ndarray) -> Any:
@@ -93,18 +82,14 @@ class Encoder:
         if b.kind in ("onehot", "ordinal"):
             return d.choices[int(self._index(b, x[None])[0])]  # type: ignore[attr-defined]
         if b.kind == "grid":
-            v = d.low + int(self._index(b, x[None])[0]) * d.step  # type: ignore[attr-defined]
-            return int(v) if isinstance(d, IntDistribution) else float(min(v, d.high))
+            return grid_value(d, int(self._index(b, x[None])[0]))
         v = float(self._value(b, np.clip(x[:1], 0.0, 1.0))[0])
         return min(max(v, float(d.low)), float(d.high))  # type: ignore[attr-defined]
 
     def _value(self, b: _Block, u: np.ndarray) -> np.ndarray:
         """Values of a float/grid block at unit coordinates ``u`` (before snapping)."""
-        d = b.dist
-        lo, hi = float(d.low), float(d.high)  # type: ignore[attr-defined]
-        if d.log:  # type: ignore[attr-defined]
-            return np.exp(math.log(lo) + u * (math.log(hi) - math.log(lo)))
-        return lo + u * (hi - lo)
+        lo, hi = log_bounds(b.dist)
+        return np.exp(lo + u * (hi - lo)) if b.dist.log else lo + u * (hi - lo)  # type: ignore
 
     def _index(self, b: _Block, cols: np.ndarray) -> np.ndarray:
         """Grid indices of discrete blocks' rows ``cols`` (n, width): nearest level."""
@@ -124,9 +109,9 @@ class Encoder:
             return (idx / max(b.levels - 1, 1))[:, None]
         d = b.dist
         v = d.low + idx * d.step  # type: ignore[attr-defined]
-        lo, hi = float(d.low), float(d.high)  # type: ignore[attr-defined]
+        lo, hi = log_bounds(d)
         if d.log:  # type: ignore[attr-defined]
-            lo, hi, v = math.log(lo), math.log(hi), np.log(v)
+            v = np.log(v)
         return (np.full(len(idx), 0.5) if hi == lo else (v - lo) / (hi - lo))[:, None]
 
     # -- batches ----------------------------------------------------------------------------

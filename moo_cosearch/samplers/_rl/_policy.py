@@ -26,31 +26,13 @@ from typing import Any, Mapping
 
 import numpy as np
 import torch
-from optuna.distributions import (BaseDistribution, CategoricalDistribution, FloatDistribution,
-                                  IntDistribution)
+from optuna.distributions import BaseDistribution
+
+from .._codec import finite_levels, geomspread
 
 __all__ = ["CONTROLLERS", "ActionSpace", "LSTMPolicy", "LogitsPolicy", "make_policy"]
 
 CONTROLLERS = ("lstm", "logits")
-
-
-def _grid(dist: BaseDistribution, bins: int) -> list[Any]:
-    """The values one action of ``dist`` chooses among (plain Python ints / floats)."""
-    if isinstance(dist, CategoricalDistribution):
-        return list(dist.choices)
-    assert isinstance(dist, (IntDistribution, FloatDistribution))
-    lo, hi, log = dist.low, dist.high, dist.log
-    step = dist.step
-    spread = np.geomspace if log else np.linspace
-    if step is None:                          # an unstepped float: bins points
-        pts = np.unique(spread(lo, hi, bins))
-        return [min(max(float(v), lo), hi) for v in pts]
-    levels = int(round((hi - lo) / step)) + 1
-    idx = (np.arange(levels) if levels <= bins
-           else np.unique(np.rint((spread(lo, hi, bins) - lo) / step).astype(np.int64)))
-    if isinstance(dist, IntDistribution):
-        return [int(lo + int(i) * step) for i in idx]
-    return [float(min(lo + int(i) * step, hi)) for i in idx]
 
 
 class ActionSpace:
@@ -70,7 +52,8 @@ class ActionSpace:
 
     def __init__(self, search_space: Mapping[str, BaseDistribution], bins: int) -> None:
         self.names = sorted(search_space)
-        self.values = [_grid(search_space[n], bins) for n in self.names]
+        self.values = [list(finite_levels(search_space[n], bins, geomspread))
+                       for n in self.names]
         self.sizes = [len(v) for v in self.values]
         text = json.dumps([[n, v] for n, v in zip(self.names, self.values)])
         self.signature = hashlib.sha256(text.encode()).hexdigest()[:16]
