@@ -314,9 +314,11 @@ def reap_running(study: "optuna.Study") -> list[int]:
     Only call it when no worker of the study is alive. Returns the reaped trial numbers."""
     from optuna.trial import TrialState
 
+    from .samplers.seam import fail_trial
+
     reaped = []
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL):
+        if fail_trial(study, t):
             study.enqueue_trial(t.params, user_attrs={"retry_of": t.number},
                                 skip_if_exists=False)
             reaped.append(t.number)

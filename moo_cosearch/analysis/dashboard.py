@@ -37,6 +37,8 @@ def _with_legacy_constraints(trial: "optuna.trial.FrozenTrial") -> "optuna.trial
     has no per-name constraints or already has the old key)."""
     from optuna.trial import FrozenTrial
 
+    from ..samplers.seam import trial_id
+
     attrs = trial.system_attrs
     if _LEGACY_KEY in attrs or not any(k.startswith(_LEGACY_KEY + ":") for k in attrs):
         return trial
@@ -45,7 +47,7 @@ def _with_legacy_constraints(trial: "optuna.trial.FrozenTrial") -> "optuna.trial
         datetime_start=trial.datetime_start, datetime_complete=trial.datetime_complete,
         params=trial.params, distributions=trial.distributions, user_attrs=trial.user_attrs,
         system_attrs={**attrs, _LEGACY_KEY: [float(v) for v in trial.constraints.values()]},
-        intermediate_values=trial.intermediate_values, trial_id=trial._trial_id,
+        intermediate_values=trial.intermediate_values, trial_id=trial_id(trial),
         values=trial.values)
 
 

@@ -35,6 +35,7 @@ from optuna.samplers import BaseSampler
 from optuna.trial import FrozenTrial, TrialState
 
 from ..objectives import SKIPPED, spends_budget
+from ..samplers.seam import set_trial_system_attr
 from ..storage import open_storage
 from ..study import Joined
 from ..workers import RunConfig, join, prepare, run_worker
@@ -88,10 +89,9 @@ class TimedSampler(BaseSampler):
                     values: Sequence[float] | None) -> None:
         self._timed(trial.number, self.inner.after_trial, study, trial, state, values)
         # the trial is still RUNNING here (Optuna sets its state after this call)
-        study._storage.set_trial_system_attr(trial._trial_id, DECISION_ATTR,
-                                             self._spent.pop(trial.number, 0.0))
-        study._storage.set_trial_system_attr(
-            trial._trial_id, ELAPSED_ATTR, self.offset + time.perf_counter() - self._start)
+        set_trial_system_attr(study, trial, DECISION_ATTR, self._spent.pop(trial.number, 0.0))
+        set_trial_system_attr(study, trial, ELAPSED_ATTR,
+                              self.offset + time.perf_counter() - self._start)
 
     def reseed_rng(self) -> None:
         self.inner.reseed_rng()
