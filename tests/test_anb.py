@@ -96,3 +96,44 @@ def test_torch_module_counts_as_the_layer_list():
         assert full == pytest.approx(float(row["params_m"]) * 1e6, abs=1)
         with torch.no_grad():
             assert model.eval()(torch.zeros(2, 3, 64, 64)).shape == (2, 1000)
+
+
+def test_spaces_and_their_default_objective_sets():
+    from moo_cosearch.objectives import load_objectives
+    from moo_cosearch.objectives._set import default_objectives
+    from moo_cosearch.space import load_space
+    for name in ("anb-mnas-edge", "anb-mnas-zcu102-measured"):
+        space = load_space(name)
+        assert space.network == "anb-mnas"
+        b = space.baseline
+        assert build_network("anb-mnas", b) == build_network("anb-mnas", {})   # EfficientNet-B0
+        obj = load_objectives(default_objectives(name))
+        assert obj.space == name and obj.accuracy["source"] == "predictor"
+
+
+def test_latency_limit_binds_on_the_edge_space():
+    from moo_cosearch.hardware import get_backend
+    from moo_cosearch.objectives import load_objectives
+    from moo_cosearch.space import load_space
+    space = load_space("anb-mnas-edge")
+    limit = [c.max for c in load_objectives("anb-mnas-top1-latency-area").constraints
+             if c.metric == "latency_ms"][0]
+    edge = get_backend("edge")
+    big = dict(space.baseline, **{f"b{i}_{f}": v for i in range(7)
+                                  for f, v in (("expansion", 6), ("kernel", 5), ("se", 1))},
+               **{f"b{i}_layers": 3 for i in range(7)})
+    big["b5_layers"] = 4
+    assert edge.evaluate(space, [space.baseline]).latency_ms[0] > limit   # B0 breaks it
+    assert edge.evaluate(space, [big]).latency_ms[0] > limit
+
+
+@pytest.mark.slow
+def test_measured_zcu102_backend_predicts_the_table():
+    from moo_cosearch.hardware import get_backend
+    from moo_cosearch.space import load_space
+    rows = _rows()
+    space = load_space("anb-mnas-zcu102-measured")
+    designs = [_design(r) for r in rows[:200]]
+    lat = get_backend("anb-zcu102").evaluate(space, designs).latency_ms
+    y = np.array([float(r["latency_zcu102_ms"]) for r in rows[:200]])
+    assert np.median(np.abs(lat / y - 1)) < 0.1        # rows it was fitted on

@@ -262,6 +262,8 @@ DEFAULT_FOR_SPACE = {
     "nb201-eyeriss": "nb201-cifar10-eyeriss-latency",
     "nahas-mbv2-edge": "nahas-mbv2-proxy-latency-area",
     "nahas-effnetb0-edge": "nahas-effnetb0-proxy-latency-area",
+    "anb-mnas-edge": "anb-mnas-top1-latency-area",
+    "anb-mnas-zcu102-measured": "anb-mnas-zcu102-measured-top1-latency",
     "edd-mbconv-fpga": "edd-fpga-proxy-latency-dsp",
     "fnas-cifar10-multifpga": "fnas-multifpga-proxy-throughput",
     "nasaic-w1": "nasaic-w1-proxy-multitask",

@@ -15,6 +15,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from ._backend import SurrogateBackend
+from . import _measured  # noqa: E402,F401  registers the anb-zcu102 / anb-vck190 backends (light)
 
 if TYPE_CHECKING:
     from ._device import DevicePredictor, fit_device_predictor, load_device_predictor
