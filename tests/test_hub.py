@@ -49,6 +49,7 @@ def test_a_plain_optuna_study_on_a_problem():
     assert t.value == problem.evaluate(t.params)
     assert list(t.constraints.values()) == problem.constraints_func(t)
     assert "latency_ms" in t.user_attrs and len(study.trials) == 15
+    assert study.metric_names == ["reward"]          # named by the problem, not "Objective 0"
 
 
 @pytest.mark.parametrize("name, rule", [

@@ -110,7 +110,11 @@ class Problem:
         return self.evaluate_constraints(trial.params)
 
     def __call__(self, trial: "optuna.trial.Trial") -> float | list[float]:
-        """The Optuna objective: suggest, evaluate, record constraints and costs."""
+        """The Optuna objective: suggest, evaluate, record constraints and costs; a study made
+        without metric names gets the objective set's (dashboards then show ``latency_ms``,
+        not ``Objective 1``)."""
+        if trial.study.metric_names is None:
+            trial.study.set_metric_names(self.metric_names)
         design = self.space.suggest(trial, "categorical")
         ev = self.objective.evaluate(design)
         for key, value in ev.attrs.items():
