@@ -124,3 +124,41 @@ def test_nb201_eyeriss_space_prices_its_baseline():
     r = backend(space, [space.baseline, {f"edge{i}": "none" for i in range(6)}])
     assert r.feasible.all()
     assert r.latency_ms[0] > r.latency_ms[1] > 0
+
+
+B4096 = {"dpu_pp": 8, "dpu_icp": 16, "dpu_ocp": 16, "clock_mhz": 300, "ddr_gbyte_s": 9.6}
+
+
+def test_dpu_dense_and_depthwise_by_hand():
+    from moo_cosearch.hardware.dpu import dpu_cost
+    # 3x3 conv 32->64 on 28x28 (stride 1): 28 rows * ceil(28/8) = 112 row groups *
+    # ceil(32/16) * ceil(64/16) * 9 = 8,064 cycles = 26.88 us at 300 MHz. DDR (8-bit, weights
+    # every inference): 18,432 + 25,088 + 50,176 = 93,696 B at 9.6 GB/s = 9.76 us < compute.
+    conv = Layer("conv", 32, 64, 28, 28, 28, 28, kernel=3)
+    r = dpu_cost(stack_layers([[conv]]), B4096, per_layer=True)
+    assert r.extra["layer_cycles"][0, 0] == 8064
+    assert r.extra["ddr_bytes"][0] == 93696
+    assert r.latency_ms[0] == pytest.approx(8064 / 300e6 * 1e3)
+    # depthwise 3x3 on 64 channels: 112 * ceil(64/16) * 9 = 4,032 cycles (the ocp lanes idle:
+    # 1/16 of the dense peak) = 13.44 us; DDR 576 + 2 * 50,176 B = 10.51 us: compute-bound.
+    dw = Layer("dwconv", 64, 64, 28, 28, 28, 28, kernel=3, groups=64)
+    r = dpu_cost(stack_layers([[dw]]), B4096, per_layer=True)
+    assert r.extra["layer_cycles"][0, 0] == 4032
+    assert r.latency_ms[0] == pytest.approx(max(4032 / 300e6, (576 + 2 * 50176) / 9.6e9) * 1e3)
+
+
+def test_dpu_elementwise_is_memory_bound():
+    from moo_cosearch.hardware.dpu import dpu_cost
+    # add of two 64x28x28 tensors: ALU ceil(2*50,176 / 128) = 784 cycles = 2.61 us; DDR reads
+    # both operands and writes one: 150,528 B at 9.6 GB/s = 15.68 us.
+    add = Layer("add", 64, 64, 28, 28, 28, 28)
+    r = dpu_cost(stack_layers([[add]]), B4096, per_layer=True)
+    assert r.extra["layer_cycles"][0, 0] == 784
+    assert r.latency_ms[0] == pytest.approx(150528 / 9.6e9 * 1e3)
+
+
+@pytest.mark.parametrize("board", ["zcu102", "vck190"])
+def test_anb_fpga_spaces_price_their_baseline(board):
+    space = load_space(f"anb-mnas-{board}")
+    r = get_backend(space.accelerator)(space, [space.baseline])
+    assert r.feasible.all() and 0 < r.latency_ms[0] < 20
