@@ -12,7 +12,7 @@ __all__ = ["backend_metrics", "get_backend", "list_backends", "register_backend"
 
 #: Modules of this package that register the built-in backends, imported on the first look
 #: at the registry (so ``import moo_cosearch`` loads no cost model).
-BUILTIN_MODULES = ("edge", "dataflow", "eyeriss", "fpga", "hetero", "multifpga", "table",
+BUILTIN_MODULES = ("edge", "dataflow", "dpu", "eyeriss", "fpga", "hetero", "multifpga", "table",
                    "zigzag")
 
 _BACKENDS: dict[str, Callable[[], CostBackend]] = {}

@@ -260,6 +260,8 @@ DEFAULT_FOR_SPACE = {
     "nb201-edge": "nb201-cifar10-latency-area",
     "nb201-device": "nb201-cifar100-device-latency",
     "nb201-eyeriss": "nb201-cifar10-eyeriss-latency",
+    "anb-mnas-zcu102": "anb-mnas-zcu102-top1-latency",
+    "anb-mnas-vck190": "anb-mnas-vck190-top1-latency",
     "nahas-mbv2-edge": "nahas-mbv2-proxy-latency-area",
     "nahas-effnetb0-edge": "nahas-effnetb0-proxy-latency-area",
     "anb-mnas-edge": "anb-mnas-top1-latency-area",
