@@ -18,6 +18,8 @@ import optuna
 import pytest
 import torch
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.testing.pytest_samplers import (BasicSamplerTestCase, MultiObjectiveSamplerTestCase,
+                                            RelativeSamplerTestCase)
 from optuna.trial import TrialState
 
 from moo_cosearch import create_study, load_space, make_objective
@@ -52,6 +54,15 @@ def mismatches(seed: int):
     """8 params x 5 choices; the objective counts the params off a hidden target (optimum 0)."""
     tgt = target(seed)
     return lambda trial: float(np.sum(suggest(trial) != tgt))
+
+
+# ---- Optuna's sampler suites (all three, no exclusions), with a small, fast predictor ----------
+class TestEDDOptunaSuites(BasicSamplerTestCase, RelativeSamplerTestCase,
+                          MultiObjectiveSamplerTestCase):
+    @pytest.fixture
+    def sampler(self):
+        return lambda: create_sampler("edd", seed=0, n_startup_trials=2, n_steps=5, hidden=8,
+                                      fit_epochs=20, refit_epochs=5)
 
 
 # ---- parts --------------------------------------------------------------------------------------
@@ -231,6 +242,7 @@ def run(sampler, objective, n_trials, directions=("minimize",)):
 SEEDS = (0, 1, 2)
 
 
+@pytest.mark.slow
 def test_beats_random_on_a_known_optimum():
     edd = [run(create_sampler("edd", seed=s), mismatches(s), 30).best_value for s in SEEDS]
     rnd = [run(create_sampler("random", seed=s), mismatches(s), 30).best_value for s in SEEDS]
@@ -250,6 +262,7 @@ def two_objective(seed: int):
     return f
 
 
+@pytest.mark.slow
 def test_beats_random_on_a_known_front():
     ref = np.array([9.0, 9.0])
     front = np.array([[k, N_PARAMS - k] for k in range(N_PARAMS + 1)], dtype=float)
@@ -279,6 +292,7 @@ def constrained(seed: int):
     return f
 
 
+@pytest.mark.slow
 def test_honours_constraints():
     def feasible(study):
         return [t for t in study.trials if all(c <= 0 for c in t.constraints.values())]
@@ -294,6 +308,7 @@ def test_honours_constraints():
 
 
 # ---- reproducible, resumable, several workers -------------------------------------------------
+@pytest.mark.slow
 def test_same_seed_same_trials():
     def params(seed):
         study = run(EDDSampler(seed=seed, n_startup_trials=4), mismatches(0), 10)
@@ -304,6 +319,7 @@ def test_same_seed_same_trials():
     assert a != params(8)
 
 
+@pytest.mark.slow
 def test_resume_rebuilds_from_storage(tmp_path):
     url = f"sqlite:///{tmp_path}/edd.db"
     study = optuna.create_study(storage=url, study_name="s",
@@ -322,6 +338,7 @@ def test_resume_rebuilds_from_storage(tmp_path):
     assert len({tuple(t.params.values()) for t in trials}) == 11
 
 
+@pytest.mark.slow
 def test_workers_share_designs_in_flight(tmp_path):
     """Two workers with the same seed (as two ``moo-cosearch run`` processes) on one storage ask
     before either tells: each sees the other's pending design (without it, the two generators
@@ -427,6 +444,7 @@ direction = "minimize"
 """
 
 
+@pytest.mark.slow
 def test_cli_run_and_resume(tmp_path, capsys):
     """``moo-cosearch run --sampler edd`` on nb201-edge (default objective set), twice."""
     db = f"sqlite:///{tmp_path}/cli.db"
