@@ -156,6 +156,7 @@ def test_dashboard_best_single_objective_trial_is_feasible(tmp_path, space):
     assert [t["number"] for t in _get(app, f"/api/studies/{sid}")["best_trials"]] == [2]
 
 
+@pytest.mark.integration
 def test_dashboard_command_and_lazy_import():
     """``python -m moo_cosearch.analysis.dashboard`` runs (no runpy warning: the package does
     not import the module), and importing the package loads neither optuna nor the dashboard."""
@@ -195,6 +196,7 @@ def test_report_says_when_it_shows_fewer_rows(run, tmp_path, capsys):
     assert "the first 1 here, all in pareto.csv" in text
 
 
+@pytest.mark.slow
 def test_report_reference_point_in_own_directions_and_units(run, tmp_path, capsys):
     write_report(run, load_objectives(OBJ), tmp_path)
     text = capsys.readouterr().out
@@ -219,10 +221,11 @@ def test_single_objective_report_prints_the_best_design(reward_run, tmp_path, ca
     assert "Pareto set" not in text and "hypervolume" not in text
     for name in ("edge0", "io_bandwidth_gbyte_s", "latency_ms", "accuracy (%)"):
         assert name in text
-    assert set(written) == {"pareto_csv", "pareto_front", "best_value"}
-    assert not (tmp_path / "hypervolume.png").exists()
+    assert set(written) == {"best_csv", "best_value"}      # one objective: no Pareto files
+    for name in ("hypervolume.png", "pareto_front.png", "pareto.csv"):
+        assert not (tmp_path / name).exists(), name
     assert (tmp_path / "best_value.png").stat().st_size > 0
-    with (tmp_path / "pareto.csv").open() as fh:
+    with (tmp_path / "best.csv").open() as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == 1 and rows[0]["trial"] == str(best.number)
     assert {"reward", "accuracy", "latency_ms", "area_mm2", "edge0"} <= set(rows[0])

@@ -102,7 +102,8 @@ def test_cli_reward_run(tmp_path, capsys):
     argv = ["run", "--objectives", "nb201-nahas-reward-hard", "--sampler", "tpe", "--trials",
             "12", "--storage", f"sqlite:///{tmp_path}/r.db", "--out", str(tmp_path / "o"), "-q"]
     assert main(argv) == 0
-    assert (tmp_path / "o" / "pareto_front.png").exists()
+    assert (tmp_path / "o" / "best_value.png").exists() and (tmp_path / "o" / "best.csv").exists()
+    assert not (tmp_path / "o" / "pareto_front.png").exists()       # one objective: no front
 
 
 def test_cli_simulate_baseline_mobilenetv2(capsys):
@@ -146,6 +147,7 @@ def test_cli_errors_are_one_line(argv, message, capsys):
     assert message in err and "\n" not in err
 
 
+@pytest.mark.integration
 def test_cli_spaces_and_help():
     out = subprocess.run([sys.executable, "-m", "moo_cosearch.cli", "spaces"], check=True,
                          capture_output=True, text=True).stdout

@@ -113,8 +113,9 @@ def write_report(study: "optuna.Study", objectives: ObjectiveSet, out: str | Pat
                  *, max_rows: int = 20, width: int | None = None) -> dict[str, Path]:
     """Print a summary and the Pareto table (every column, wrapped to ``width``, the terminal's
     by default), or the best design of a single-objective study; write pareto.csv,
-    pareto_front.png and hypervolume.png (single objective: best_value.png) under ``out``
-    when there are feasible trials. Returns the written paths."""
+    pareto_front.png and hypervolume.png (single objective: best.csv and best_value.png,
+    no Pareto files) under ``out`` when there are feasible trials. Returns the written
+    paths."""
     from optuna.trial import TrialState
 
     width = width or max(60, shutil.get_terminal_size((120, 24)).columns)
@@ -135,23 +136,25 @@ def write_report(study: "optuna.Study", objectives: ObjectiveSet, out: str | Pat
           f"{cached}")
     rows = pareto_rows(study, objectives)
     written: dict[str, Path] = {}
-    path = out / "pareto.csv"
+    single = len(objectives.metric_names) == 1      # one objective: a best design, no front
+    path = out / ("best.csv" if single else "pareto.csv")
     columns = list(rows[0]) if rows else ["trial", *objectives.metric_names]
     with path.open("w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
-    written["pareto_csv"] = path
+    written["best_csv" if single else "pareto_csv"] = path
     if not rows:
-        print("no feasible trial yet: no Pareto set, no plots")
+        print(f"no feasible trial yet: no {'best design' if single else 'Pareto set'}, "
+              f"no plots")
         return written
-    written["pareto_front"] = plot_pareto_front(study, out / "pareto_front.png",
-                                                objectives.metric_names)
-    if len(objectives.metric_names) == 1:
+    if single:
         _print_best(rows[0], objectives, len(done), width)
         written["best_value"] = plot_best_value(study, out / "best_value.png",
                                                 metric_name=objectives.metric_names[0])
     else:
+        written["pareto_front"] = plot_pareto_front(study, out / "pareto_front.png",
+                                                    objectives.metric_names)
         metrics = [c for c in columns if c in (*objectives.metric_names, *COST_METRICS,
                                                "accuracy")]
         params = [c for c in columns if c != "trial" and c not in metrics]
