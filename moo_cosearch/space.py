@@ -116,7 +116,11 @@ class JointSpace:
         baseline = data.get("baseline", {})
         if not isinstance(baseline, Mapping):
             raise SpaceError(f"{source}: [baseline] must be a table of parameter = value")
-        return cls(data["name"], params_from_specs(specs), network=data.get("network"),
+        params = params_from_specs(specs)
+        if all(len(p.choices) == 1 for p in params):
+            raise SpaceError(f"{source}: a space needs a parameter with two or more choices to "
+                             f"search, got only fixed ones ({len(params)} parameters, 1 design)")
+        return cls(data["name"], params, network=data.get("network"),
                    accelerator=data.get("accelerator"), description=data.get("description", ""),
                    baseline=baseline)
 

@@ -37,6 +37,8 @@ choices = [1, 2, 4]
 {param}
 '''
 
+_EDGE = (Path(__file__).parents[1] / "spaces" / "nb201-edge.toml").read_text()
+
 # (id, space TOML text, expected fragment of the one-line error)
 SPACES = [
     ("malformed-toml", "name = 'x\n[[params]", "malformed TOML"),
@@ -78,6 +80,13 @@ SPACES = [
     ("baseline-off-grid", _SPACE_OK.format(extra="", param="[baseline]\npes_x = 3"),
      "pes_x must be one of [1, 2, 4], got 3"),
     ("no-pes-y", _SPACE_OK.format(extra="", param=""), "needs"),
+    ("nothing-to-search", "name='x'\n[[params]]\nname='a'\ngroup='nas'\nfixed=1\n[[params]]\n"
+                          "name='b'\ngroup='has'\nchoices=[4]", "two or more choices to search"),
+    ("fractional-pes", _EDGE.replace("choices = [1, 2, 4, 6, 8]", "choices = [1, 2.5, 4, 6, 8]",
+                                     1), "pes_x counts hardware units and must take whole "
+                                         "values, got [2.5]"),
+    ("fractional-lanes", _EDGE.replace("choices = [1, 2, 4, 8]", "choices = [1.5, 2, 4, 8]", 1),
+     "compute_lanes counts hardware units and must take whole values, got [1.5]"),
 ]
 
 
@@ -128,6 +137,27 @@ OBJECTIVES = [
      "exactly one of [[objectives]] or [reward]"),
     ("bad-function", 'accuracy = { source = "callable", function = "nope" }\n' + _OBJ_HEAD
      + _OBJ_TAIL, "must be 'package.module:name'"),
+    ("latency-limit-below-zero", _OBJ_HEAD + _OBJ_TAIL + '[[constraints]]\nmetric = '
+     '"latency_ms"\nmax = -0.2\n', "constraints[0] max of latency_ms must be a limit some "
+     "design can meet (latency_ms is >= 0), got -0.2"),
+    ("area-limit-below-zero", _OBJ_HEAD + _OBJ_TAIL + '[[constraints]]\nmetric = "area_mm2"\n'
+     "max = 1\n[[constraints]]\nmetric = \"area_mm2\"\nmax = -3\n", "constraints[1] max of "
+     "area_mm2"),
+    ("accuracy-floor-above-range", _OBJ_HEAD + _OBJ_TAIL + '[[constraints]]\nmetric = '
+     '"accuracy"\nmin = 150\n', "min of accuracy must be a limit some design can meet "
+     "(accuracy is in [0, 100] (the accuracy source's range)), got 150"),
+    ("accuracy-ceiling-below-range", _OBJ_HEAD + _OBJ_TAIL + '[[constraints]]\nmetric = '
+     '"accuracy"\nmax = -5\n', "max of accuracy must be a limit some design can meet"),
+    ("same-metric-twice", _OBJ_HEAD + _OBJ_TAIL + _OBJ_TAIL,
+     "objectives[1]: each metric may be one objective, got accuracy twice"),
+    ("same-metric-both-ways", _OBJ_HEAD + '[[objectives]]\nmetric = "latency_ms"\ndirection = '
+     '"minimize"\n[[objectives]]\nmetric = "latency_ms"\ndirection = "maximize"\n',
+     "got latency_ms twice"),
+    ("reference-point-above-range", _OBJ_HEAD + _OBJ_TAIL + "[reference_point]\naccuracy = 200\n",
+     "reference_point.accuracy must lie in the metric's range (accuracy is in [0, 100]"),
+    ("reference-point-below-zero", _OBJ_HEAD + _OBJ_TAIL + '[[objectives]]\nmetric = '
+     '"latency_ms"\ndirection = "minimize"\n[reference_point]\nlatency_ms = -1\n',
+     "reference_point.latency_ms must lie in the metric's range (latency_ms is >= 0), got -1"),
 ]
 
 
@@ -234,6 +264,7 @@ def test_simulate_streams_and_keeps_good_lines(monkeypatch, capsys):
     assert captured.err.count("\n") == len(lines) - 2
 
 
+@pytest.mark.integration
 def test_simulate_answers_each_line_before_stdin_closes(tmp_path):
     import subprocess
 
@@ -314,6 +345,7 @@ def test_verify_never_creates_a_database(tmp_path, capsys):
     assert not db.exists()
 
 
+@pytest.mark.slow
 def test_stored_studies_of_another_kind_are_refused_and_kept(tmp_path, capsys):
     db = tmp_path / "s.db"
     url = f"sqlite:///{db}"

@@ -81,6 +81,8 @@ EDGE_PARAMS: tuple[str, ...] = ("pes_x", "pes_y", "simd_units", "compute_lanes",
 
 #: NAHAS baseline (section 3.3). ``io_bandwidth_gbyte_s`` = 10 GB/s is OUR assumption
 #: (not published).
+#: parameters that count hardware units: whole numbers only
+_COUNTS = ("pes_x", "pes_y", "simd_units", "compute_lanes")
 BASELINE: dict[str, float] = {"pes_x": 4, "pes_y": 4, "simd_units": 64, "compute_lanes": 4,
                               "register_file_kb": 32, "local_memory_mb": 2,
                               "io_bandwidth_gbyte_s": 10}
@@ -362,6 +364,12 @@ def edge_inputs(backend: str, space: "JointSpace", designs: Sequence[Mapping[str
         raise ValueError(f"space {space.name!r} declares no network family; the {backend} "
                          "backend needs one")
     require_params(backend, space, EDGE_PARAMS, "accelerator parameters")
+    for name in _COUNTS:
+        fractional = [c for c in space[name].choices
+                      if isinstance(c, float) and not c.is_integer()]
+        if fractional:
+            raise ValueError(f"space {space.name!r}: {name} counts hardware units and must take "
+                             f"whole values, got {fractional}")
     designs = [space.validate(d) for d in designs]
     hw = {p: np.array([float(d[p]) for d in designs]) for p in EDGE_PARAMS}
     stacked = stack_matrices([network_matrix(space.network, d) for d in designs]) \
