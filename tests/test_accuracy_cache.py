@@ -54,6 +54,7 @@ def test_the_table_is_keyed_by_cell_not_by_isomorphism():
     assert objective.accuracy({**b, **hw}) == table(b)
 
 
+@pytest.mark.slow
 def test_a_second_worker_and_a_resumed_study_reuse_stored_accuracies(tmp_path):
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     space = load_space("nb201-edge")

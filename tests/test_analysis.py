@@ -73,6 +73,7 @@ def _own_space(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_own_space_file_ordered_flags_reach_qehvi(tmp_path):
     space = load_space(str(_own_space(tmp_path)))
     assert space.name == "my-nb201-edge"

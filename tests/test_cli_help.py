@@ -144,6 +144,7 @@ def test_samplers_lists_every_name_with_its_description_in_one_column(capsys):
     assert len(starts) == 1 and starts.pop() >= 2 + max(map(len, registered))
 
 
+@pytest.mark.integration
 def test_a_reader_that_has_gone_ends_the_output_quietly():
     """``moo-cosearch samplers | head -1``: no 'Broken pipe' error line, as ``cat`` would."""
     read, write = os.pipe()

@@ -30,7 +30,7 @@ OBJ = "nb201-cifar10-latency-area"
 
 
 @pytest.fixture(autouse=True)
-def _one_thread(single_threaded_torch, monkeypatch):
+def _one_thread(monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the runs' worker processes too
 
 
@@ -54,6 +54,7 @@ def _pymoo_hv(study: optuna.Study, ref: list[float], first: int | None = None) -
     return float(HV(ref_point=np.array(ref))(pts)) if len(pts) else 0.0
 
 
+@pytest.mark.slow
 def test_summary_hypervolumes_recompute_from_the_stored_studies(tmp_path, capsys):
     out = tmp_path / "cmp"
     assert _cli("compare", "--samplers", "nsga2,random", "--seeds", "2", "--trials", "20",
@@ -172,6 +173,7 @@ def test_memory_api_returns_the_runs_table_and_wrapping_keeps_the_trials():
     assert [t.params for t in untimed.trials] == [t.params for t in timed.trials]
 
 
+@pytest.mark.integration
 def test_killed_run_resumes_to_the_exact_budget(tmp_path):
     log = tmp_path / "s.log"
     script = ("import optuna; optuna.logging.set_verbosity(optuna.logging.WARNING)\n"
@@ -208,6 +210,7 @@ def test_killed_run_resumes_to_the_exact_budget(tmp_path):
                              budget=budget, study_name="k"), budget).added == 0
 
 
+@pytest.mark.integration
 def test_two_workers_share_one_journal(tmp_path):
     result = compare(["random", "nsga2"], seeds=1, trials=10, workers=2, out=tmp_path,
                      log=None)

@@ -19,8 +19,13 @@ def _params(name: str, seed: int) -> list[dict]:
     return [t.params for t in study.trials]
 
 
-@pytest.mark.parametrize("name", sorted(list_samplers()))
-def test_same_seed_same_trials(name, single_threaded_torch):
+#: the qEHVI pair fits a GP every trial: seconds each, so they run with the slow tests
+_SLOW = {"qehvi", "qnehvi"}
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in _SLOW else n
+                                  for n in sorted(list_samplers())])
+def test_same_seed_same_trials(name):
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     first = _params(name, seed=3)
     assert len(first) >= 8

@@ -78,6 +78,7 @@ def test_isomorphism_classes_match_the_table():
     assert unique_str([SK, N, N, C3, C1, N]) != unique_str([SK, N, N, C3, C3, N])
 
 
+@pytest.mark.slow
 def test_small_fit_beats_the_mean_and_round_trips(tmp_path):
     cfg = FitConfig(hidden=(64, 64), dropout=0.0, lr=3e-3, batch_size=32, max_epochs=40,
                     patience=10, ensemble=1, val_frac=0.1, test_frac=0.0, seed=0, device="cpu")

@@ -31,7 +31,6 @@ from moo_cosearch.samplers._edd._search import Scalariser, optimise_logits, samp
 from moo_cosearch.samplers._edd._space import Relaxation
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
-pytestmark = pytest.mark.usefixtures("single_threaded_torch")
 
 CHOICES = ["a", "b", "c", "d", "e"]
 N_PARAMS = 8

@@ -273,6 +273,7 @@ def test_spaces_are_builtin_and_vectorised_matches_one_by_one():
             assert batch.metric(m).shape == (6,)
 
 
+@pytest.mark.integration
 def test_simulate_cli_reaches_backend():
     d = _design("nasaic-w2", a0_pes=2048, a1_pes=2048, a0_bw_gbps=32, a1_bw_gbps=32)
     out = subprocess.run([sys.executable, "-m", "moo_cosearch.cli", "simulate", "--space",

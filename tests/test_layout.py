@@ -225,6 +225,7 @@ def _imported_names(source: str) -> set[str]:
     return names
 
 
+@pytest.mark.integration
 def test_import_is_light():
     """``import moo_cosearch`` leaves torch, botorch, pymoo and optuna unimported."""
     import subprocess

@@ -20,8 +20,6 @@ from moo_cosearch.networks import build_network, summarize  # noqa: E402
 from moo_cosearch.networks.nb201 import EDGE_PARAMS, arch_ops  # noqa: E402
 from moo_cosearch.space import load_space  # noqa: E402
 
-pytestmark = pytest.mark.usefixtures("single_threaded_torch")
-
 #: (space, tasks, input side used for the sampled designs: None = the family's own).
 _SPACES = [("nb201-edge", (None,), None), ("nahas-mbv2-edge", (None,), 96),
            ("nahas-effnetb0-edge", (None,), 100), ("edd-mbconv-fpga", (None,), 64),
@@ -48,7 +46,9 @@ def _check_against_layers(space, design, task, num_classes, resolution) -> None:
     assert count_weights(model) == weights
 
 
-@pytest.mark.parametrize("name,tasks,res", _SPACES)
+@pytest.mark.parametrize("name,tasks,res", [
+    pytest.param(*s, marks=pytest.mark.slow) if s[0] in ("nasaic-w1", "nasaic-w2") else s
+    for s in _SPACES])  # the two-task NASAIC pairs take over a second each
 def test_baseline_and_sampled_designs_match_their_layer_lists(name, tasks, res):
     space = load_space(name)
     for task in tasks:
@@ -198,6 +198,7 @@ def test_count_macs_rejects_a_bad_resolution():
         count_macs(torch.nn.Identity(), 0)
 
 
+@pytest.mark.integration
 def test_importing_models_does_not_import_torch():
     import subprocess
     import sys

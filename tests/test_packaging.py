@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SPACES = ["nahas-effnetb0-edge", "nahas-mbv2-edge", "nb201-device", "nb201-edge"]
 
 
+@pytest.mark.integration
 def test_wheel_contents(wheel):
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
@@ -58,6 +59,7 @@ def test_wheel_contents(wheel):
     assert not any(n.startswith("tests/") or "__pycache__" in n for n in names)
 
 
+@pytest.mark.integration
 def test_installed_wheel_works_without_source_tree(wheel, tmp_path):
     site = tmp_path / "site"
     pip("install", "--no-deps", "--no-index", "--target", str(site), str(wheel), cwd=tmp_path)

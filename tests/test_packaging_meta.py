@@ -35,6 +35,7 @@ def metadata(wheel):
         return Parser().parsestr(zf.read(name).decode())
 
 
+@pytest.mark.integration
 def test_license_file_is_mit_and_in_the_wheel(wheel, metadata):
     text = (ROOT / "LICENSE").read_text()
     assert text.startswith("MIT License\n")
@@ -114,7 +115,6 @@ def test_model_priors_are_the_ones_gpfit_copies():
         pytest.approx(_gpfit._NOISE_MIN)
 
 
-@pytest.mark.usefixtures("single_threaded_torch")
 def test_fast_fit_agrees_with_fit_gpytorch_mll():
     torch = pytest.importorskip("torch")
     pytest.importorskip("botorch")

@@ -320,6 +320,7 @@ def test_threads_sharing_one_sampler_split_exactly():
     assert all(values(t, HAS) == values(BASE, HAS) for t in first)
 
 
+@pytest.mark.slow
 def test_resume_mid_phase_continues_the_split(tmp_path):
     storage = f"sqlite:///{tmp_path / 's.db'}"
     for seed, n in ((0, 7), (1, 6), (2, 5)):     # new sampler each time: state from the study
@@ -350,6 +351,7 @@ def test_beats_random_where_its_phases_reach_the_optimum(name, baseline):
     assert statistics.median(ours) <= statistics.median(rand) - 2, (ours, rand)
 
 
+@pytest.mark.slow
 def test_two_objectives_beat_random_in_hypervolume():
     """Two objectives: the network choice trades them (parameters at 0 help one, at 4 the
     other; the front is (k, 5 - k), hypervolume 106 from (11, 11)), the accelerator adds the
@@ -394,6 +396,7 @@ def test_create_study_on_nb201_edge_fills_groups_and_baseline():
         assert len({values(t, has_names) for t in study.trials[4:]}) >= 4
 
 
+@pytest.mark.slow
 def test_cli_runs_and_resumes_each_baseline(tmp_path, capsys):
     db = f"sqlite:///{tmp_path / 's.db'}"
     toml = tmp_path / "cost.toml"

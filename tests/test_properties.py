@@ -25,6 +25,7 @@ _spec = st.fixed_dictionaries(
     optional={"ordered": st.booleans()})
 
 
+@pytest.mark.slow
 @_SETTINGS
 @given(st.lists(_spec, min_size=1, max_size=5))
 def test_a_declaration_parses_to_a_valid_space_or_one_clear_error(specs):

@@ -20,9 +20,6 @@ from moo_cosearch.networks import nb201  # noqa: E402
 from moo_cosearch.space import load_space  # noqa: E402
 
 
-pytestmark = pytest.mark.usefixtures("single_threaded_torch")
-
-
 @pytest.fixture(scope="module")
 def space():
     return load_space("nb201-edge")
@@ -120,6 +117,7 @@ def test_minibatch_is_deterministic_digits_or_noise():
 
 
 # -- NB201 networks -----------------------------------------------------------------------------
+@pytest.mark.slow
 def test_scores_are_deterministic_order_free_and_read_only_the_nas_half(space):
     cells = [_design(a) for a in list(nb201.benchmark_rows())[:3]]
     kw = dict(batch_size=8)
@@ -134,6 +132,7 @@ def test_scores_are_deterministic_order_free_and_read_only_the_nas_half(space):
     assert not np.array_equal(other, m[:1])                 # the seed draws other weights
 
 
+@pytest.mark.slow
 def test_synflow_ranks_nb201_cells_like_their_cifar10_accuracy(space):
     # Abdelfattah et al. report Spearman 0.74 over all NB201 cells; 60 random cells give a
     # clearly positive rank correlation (0.5 would already fail on a random ranking).
@@ -201,6 +200,7 @@ def test_source_options_are_checked_when_the_set_loads(spec, match):
         check_spec({"source": "proxy", **spec})
 
 
+@pytest.mark.slow
 def test_proxy_source_is_a_monotone_percentile(space):
     check_spec({"source": "proxy", "proxy": "synflow"})
     fn = make_accuracy({"source": "proxy", "proxy": "synflow", "reference_size": 16})
@@ -216,6 +216,7 @@ def test_proxy_source_is_a_monotone_percentile(space):
         fn({"edge0": "none"})
 
 
+@pytest.mark.slow
 def test_an_objective_set_runs_a_study_on_the_proxy_source(tmp_path, space):
     import optuna
 
@@ -236,6 +237,7 @@ def test_an_objective_set_runs_a_study_on_the_proxy_source(tmp_path, space):
         assert t.values[0] == pytest.approx(fn(space.design_of(t)))
 
 
+@pytest.mark.slow
 def test_default_source_is_the_combined_proxy_against_the_spaces_random_sample(space):
     fn = make_accuracy({"source": "proxy", "space": "nb201-edge", "reference_size": 8,
                         "batch_size": 8})

@@ -36,9 +36,8 @@ from moo_cosearch.samplers._qehvi._sampler import QEHVISampler
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
-# warning filters (Optuna's ExperimentalWarning, gpytorch's jitter and jit.script notices) are
-# set once in pyproject.toml
-pytestmark = pytest.mark.usefixtures("single_threaded_torch")
+# warning filters (Optuna's ExperimentalWarning, gpytorch's jitter and jit.script notices) and
+# torch on one thread (tests/conftest.py) are set once for the whole run
 
 PARAMS_KEY = "moo_cosearch:qehvi_params"  # system attr holding a model proposal
 SMALL = dict(n_candidates=256, n_rescore=16, mc_samples=16)  # fast pools for the Optuna suites
@@ -84,6 +83,7 @@ def _one_startup_trial():
     return small(n_startup_trials=1)
 
 
+@pytest.mark.slow
 class TestQEHVIOptunaSuites(BasicSamplerTestCase, RelativeSamplerTestCase,
                             MultiObjectiveSamplerTestCase):
     @pytest.fixture
@@ -303,6 +303,7 @@ MIXED_SPACE = {"x": FloatDistribution(-2.0, 2.0), "lr": FloatDistribution(1e-4, 
                "pe": CategoricalDistribution([1, 2, 4, 8])}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["qehvi", "qnehvi"])
 def test_mixed_space_two_objectives(name):
     sampler = create_sampler(name, seed=0, n_startup_trials=5, n_candidates=512, n_rescore=32,
@@ -442,6 +443,7 @@ def disk_objective(trial):
     return x + y, (1 - x) ** 2 + y
 
 
+@pytest.mark.slow
 def test_constraints_steer_towards_the_feasible_region():
     # seed 0: none of the 10 random start-up trials is feasible
     sampler = QEHVISampler(seed=0, n_startup_trials=10, n_candidates=512, n_rescore=32,
@@ -502,6 +504,7 @@ def _params_sequence(objective, directions, seed):
     return [t.params for t in study.trials]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("objective,directions", [
     (cat_objective, ["minimize", "minimize"]), (mixed_objective, ["maximize", "minimize"])],
     ids=["categorical", "mixed"])
@@ -513,6 +516,7 @@ def test_same_seed_same_study_other_seed_other_study(objective, directions):
 
 
 # ---- 7. resuming from storage ----------------------------------------------------------------
+@pytest.mark.slow
 def test_resume_random_study_from_sqlite(tmp_path):
     storage = f"sqlite:///{tmp_path / 'resume.db'}"
     study = optuna.create_study(storage=storage, study_name="resume",
@@ -622,6 +626,7 @@ def test_evaluated_designs_are_not_proposed_again():
         assert designs[i] not in designs[:i], f"trial {i} repeats {designs[i]}"
 
 
+@pytest.mark.slow
 def test_hyperparameters_refit_every_trial_early_then_every_k(monkeypatch):
     from moo_cosearch.samplers._qehvi import _gpfit
 
@@ -644,6 +649,7 @@ def test_hyperparameters_refit_every_trial_early_then_every_k(monkeypatch):
     assert sizes == [3, 4, 5, 8, 11], sizes
 
 
+@pytest.mark.slow
 def test_refined_float_designs_are_not_proposed_again():
     """Gradient refinement drives ZDT1's distance variables onto the bound 0, where designs
     repeat easily; an evaluated design (deterministic objectives) is never proposed again."""
@@ -675,6 +681,7 @@ def test_pool_excludes_evaluated_and_pending_designs():
 
 
 # ---- 9. hypervolume on BraninCurrin ----------------------------------------------------------
+@pytest.mark.slow
 def test_branin_currin_hypervolume_beats_random():
     import torch
     from botorch.test_functions.multi_objective import BraninCurrin
@@ -741,6 +748,7 @@ def test_prescreen_is_honoured_in_discrete_spaces():
     assert any(t.params["op"] in REJECTED for t in study.trials[:5])  # random start-up is not
 
 
+@pytest.mark.slow
 def test_prescreen_is_honoured_with_float_parameters():
     study, calls = _prescreen_study(with_float=True)
     # once per model trial for the pool, then once for the refined candidates
@@ -775,6 +783,7 @@ def test_create_sampler_builds_and_rejects_bad_options(name):
     assert "bogus" in str(e.value)
 
 
+@pytest.mark.integration
 def test_a_stale_botorch_kernel_lock_does_not_hang_the_study(tmp_path):
     """BoTorch >= 0.18 JIT-compiles a C++ kernel under a lock file; a process killed while
     compiling leaves the lock, and every later qLogEHVI/qLogNEHVI would wait on it forever. Our

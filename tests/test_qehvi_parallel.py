@@ -23,8 +23,8 @@ from moo_cosearch.samplers import create_sampler
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
-# warning filters are set once in pyproject.toml
-pytestmark = pytest.mark.usefixtures("single_threaded_torch")
+# every test here runs two threads for seconds
+pytestmark = pytest.mark.slow
 
 SPACE = load_space("nb201-edge")
 OBJS = "nb201-cifar10-latency-area"

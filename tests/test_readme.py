@@ -119,6 +119,7 @@ def test_substitution_targets_are_still_in_the_readme(old, new):
         f"{Path(__file__).name} so that the README test stays small")
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("block", RUN, ids=[b.id for b in RUN])
 def test_readme_block_runs(block, tmp_path):
     env = dict(os.environ, MPLBACKEND="Agg", PYTHONUNBUFFERED="1")

@@ -30,7 +30,6 @@ from moo_cosearch.samplers._rl._state import (ACTIONS_KEY, CHUNK, KEY, RLState, 
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
-pytestmark = pytest.mark.usefixtures("single_threaded_torch")
 
 P, K = 8, 5        # the synthetic problem: 8 categorical parameters with 5 choices each
 SEEDS = (0, 1, 2)
@@ -181,6 +180,7 @@ def _best_off_target(name: str, seed: int, n: int, **kw) -> float:
     return study.best_value
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,options", [("reinforce", {}), ("ppo", {}),
                                           ("reinforce", {"controller": "logits"})])
 def test_finds_the_hidden_target_far_better_than_random(name, options):
@@ -208,6 +208,7 @@ def _two_target_hypervolume(name: str, seed: int, n: int) -> float:
     return float(moocore.hypervolume(values, ref=np.array([P + 1.0, P + 1.0])))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["reinforce", "ppo"])
 def test_two_objectives_cover_more_of_the_known_front_than_random(name):
     # Front: f1 + f2 = 8 (each parameter a's or b's choice), hypervolume 45 with ref (9, 9).
@@ -218,6 +219,7 @@ def test_two_objectives_cover_more_of_the_known_front_than_random(name):
     assert rl <= 45
 
 
+@pytest.mark.slow
 def test_constraint_violations_are_disfavoured():
     def objective(trial: optuna.Trial) -> float:
         x = [trial.suggest_categorical(f"p{i}", list(range(K))) for i in range(4)]
@@ -269,6 +271,7 @@ def test_state_round_trips_exactly_through_chunks():
     assert read_state(header, attrs) is None
 
 
+@pytest.mark.slow
 def test_resumed_policy_logits_equal_the_stored_ones(tmp_path):
     url = f"sqlite:///{tmp_path / 'rl.db'}"
     study = optuna.create_study(storage=url, study_name="rl", sampler=small(batch_size=4))
@@ -405,6 +408,7 @@ def _check_learnt(study: optuna.Study, n: int) -> None:
     assert state.consumed == set(range(1, 1 + 3 * state.version))
 
 
+@pytest.mark.slow
 def test_cli_runs_nb201_edge_and_resumes_the_stored_policy(tmp_path, capsys):
     db = f"sqlite:///{tmp_path / 's.db'}"
     for _ in range(2):                                        # a run, then a resumed run

@@ -230,6 +230,7 @@ def test_import_boundary_check_catches_the_old_violations(tmp_path):
     assert "_old.py:6 imports optuna.study._optimize (private optuna)" in found
 
 
+@pytest.mark.integration
 def test_importing_the_registry_leaves_torch_unloaded():
     code = ("import sys, moo_cosearch.samplers as s\n"
             "s.create_sampler('qehvi', seed=0)\n"

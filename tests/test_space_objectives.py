@@ -23,6 +23,7 @@ def test_nasaic_sets_weigh_both_tasks():
         assert o.accuracy["source"] == "multitask" and o.accuracy["weights"] == [0.5, 0.5]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("space", ["nb201-edge", "nahas-mbv2-edge"])
 def test_run_space_alone_searches_accuracy(space, tmp_path, capsys):
     rc = main(["run", "--space", space, "--trials", "3", "-q", "--storage", "memory",
@@ -32,6 +33,7 @@ def test_run_space_alone_searches_accuracy(space, tmp_path, capsys):
     assert DEFAULT_FOR_SPACE[space] in out
 
 
+@pytest.mark.slow
 def test_accuracy_flag_swaps_the_source(tmp_path, capsys):
     rc = main(["run", "--space", "nb201-edge", "--accuracy", "proxy:synflow", "--trials", "2",
                "-q", "--storage", "memory", "--out", str(tmp_path / "out"), "--show", "1"])

@@ -57,6 +57,7 @@ def test_worker_seeds_are_distinct_and_reproducible():
     assert worker_seed(5, None) == 5 and worker_seed(None, "x") is None
 
 
+@pytest.mark.slow
 def test_eight_threads_join_a_new_sqlite_study_at_once(tmp_path):
     space = load_space("nb201-edge")
     url = f"sqlite:///{tmp_path / 'fresh.db'}"

@@ -28,6 +28,7 @@ def space():
     return load_space("nb201-edge")
 
 
+@pytest.mark.slow
 def test_create_study_sqlite_resume_and_mismatch(tmp_path, space):
     url = f"sqlite:///{tmp_path}/sub/s.db"
     study = create_study(space, OBJ, sampler="random", seed=1, storage=url)
@@ -79,6 +80,7 @@ def test_pareto_set_and_hypervolume_against_brute_force(space):
                                [0.0, 0.2, 147.84144530285715])
 
 
+@pytest.mark.slow
 def test_cli_run_writes_outputs_and_resumes(tmp_path, capsys):
     db = tmp_path / "runs" / "cli.db"
     out = tmp_path / "out"
@@ -98,6 +100,7 @@ def test_cli_run_writes_outputs_and_resumes(tmp_path, capsys):
     assert sum("skipped" not in t.user_attrs for t in study.trials) == 32   # evaluated
 
 
+@pytest.mark.slow
 def test_cli_reward_run(tmp_path, capsys):
     argv = ["run", "--objectives", "nb201-nahas-reward-hard", "--sampler", "tpe", "--trials",
             "12", "--storage", f"sqlite:///{tmp_path}/r.db", "--out", str(tmp_path / "o"), "-q"]

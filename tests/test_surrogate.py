@@ -171,6 +171,7 @@ def test_sampling_is_deterministic_resumable_and_keeps_crashes(tmp_path, toy, mo
     assert not (tmp_path / "b.npz.parts").exists()
 
 
+@pytest.mark.integration
 def test_sampling_in_worker_processes_matches_one_process(tmp_path):
     a = sample_designs(SPACE, "edge", 300, tmp_path / "a.npz", seed=1, workers=1, chunk=100,
                        progress=False)
@@ -196,6 +197,7 @@ def test_fit_config_rejects_an_unknown_schedule():
         FitConfig(lr_schedule="linear")
 
 
+@pytest.mark.slow
 def test_cosine_schedule_trains_its_whole_length(tmp_path, toy):
     path = sample_designs(SPACE, toy, 600, tmp_path / "s.npz", workers=1, chunk=300,
                           progress=False)
@@ -228,6 +230,22 @@ def trained(tmp_path_factory):
     hardware._BACKENDS.pop("toy", None)
 
 
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory):
+    """A surrogate of the toy backend trained for two epochs, for what does not depend on how
+    well it learnt (saving, loading, refusals); the fast loop's cousin of ``trained``."""
+    hardware._BACKENDS["toy"] = ToyBackend
+    d = tmp_path_factory.mktemp("quick")
+    path = sample_designs(SPACE, "toy", 1000, d / "s.npz", seed=0, workers=1, chunk=1000,
+                          progress=False)
+    torch.manual_seed(0)
+    cfg = FitConfig(hidden=(16, 16), dropout=0.0, batch_size=128, max_epochs=2, patience=2,
+                    ensemble=2, device="cpu")
+    yield fit_surrogate(path, config=cfg, log=lambda s: None), d
+    hardware._BACKENDS.pop("toy", None)
+
+
+@pytest.mark.slow
 def test_fit_learns_a_known_function(trained):
     sur, _ = trained
     m = sur.meta["metrics"]
@@ -245,8 +263,8 @@ def test_fit_learns_a_known_function(trained):
     assert pred["area_mm2_std"][0] > 0               # two ensemble members disagree a little
 
 
-def test_save_load_round_trip_and_refusals(trained, tmp_path):
-    sur, _ = trained
+def test_save_load_round_trip_and_refusals(quick, tmp_path):
+    sur, _ = quick
     path = sur.save(tmp_path / "m.pt")
     meta = json.loads(path.with_suffix(".json").read_text())
     assert meta["space"]["name"] == SPACE and meta["targets"] == sur.targets
@@ -282,6 +300,7 @@ def test_save_load_round_trip_and_refusals(trained, tmp_path):
         load_surrogate(tmp_path / "nothing.pt")
 
 
+@pytest.mark.slow
 def test_folded_fast_path_matches_the_feature_path(trained):
     sur, _ = trained
     space = load_space(SPACE)
@@ -301,6 +320,7 @@ def test_folded_fast_path_matches_the_feature_path(trained):
         sur.predict(idx, precision="float16")
 
 
+@pytest.mark.slow
 def test_relaxed_predictions_match_and_have_gradients(trained):
     sur, _ = trained
     space = load_space(SPACE)
@@ -325,6 +345,7 @@ def test_relaxed_predictions_match_and_have_gradients(trained):
     assert (g[:, 4] > g[:, 0]).all()
 
 
+@pytest.mark.slow
 def test_surrogate_backend_in_a_study_and_verify(trained, tmp_path):
     sur, _ = trained
     path = sur.save(tmp_path / "m.pt")
@@ -351,6 +372,7 @@ def test_surrogate_backend_in_a_study_and_verify(trained, tmp_path):
         assert r["area_mm2_recorded"] == pytest.approx(r["area_mm2_real"], rel=0.1)
 
 
+@pytest.mark.slow
 def test_cli_sample_train_run_verify(tmp_path, capsys):
     samples = tmp_path / "s.npz"
     assert main(["sample", "--space", SPACE, "--backend", "edge", "--n", "600", "--out",

@@ -46,6 +46,7 @@ def _design(arch_str: str, device: str) -> dict:
     return {**{f"edge{i}": op for i, op in enumerate(arch_ops(arch_str))}, "device": device}
 
 
+@pytest.mark.slow
 def test_lookup_equals_the_csv_rows(space):
     arch, rows = _csv_rows()
     designs = [_design(arch[int(r["index"])], f"{r['device']}-{r['framework']}") for r in rows]

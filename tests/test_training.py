@@ -28,9 +28,6 @@ POOL = dict(GOOD, **{e: "avg_pool_3x3" for e in EDGE_PARAMS})     # no conv in t
 FAST = dict(resolution=8, epochs=2, max_train_batches=8, lr=0.1)  # 8x8: the digits' own size
 
 
-pytestmark = pytest.mark.usefixtures("single_threaded_torch")
-
-
 def test_mean_iou_by_hand():
     # truth rows, prediction columns: IoU0 = 3 / (3+1+2) = 1/2, IoU1 = 4 / (4+2+1) = 4/7;
     # class 2 is in neither truth nor prediction and does not count
@@ -61,6 +58,7 @@ def test_digits_splits_are_sklearns_images_and_labels():
     assert np.array_equal(np.bincount(y.numpy()) + np.bincount(val.tensors[1].numpy()), counts)
 
 
+@pytest.mark.slow
 def test_short_training_ranks_a_real_cell_above_an_empty_one_and_reports_each_epoch():
     src = TrainedAccuracy(NB201, **FAST)
     seen: list[tuple[int, float]] = []
@@ -74,6 +72,7 @@ def test_short_training_ranks_a_real_cell_above_an_empty_one_and_reports_each_ep
     assert (src.epochs_spent, src.trainings) == (4, 2)
 
 
+@pytest.mark.slow
 def test_same_seed_same_curve_other_seed_other_curve_and_callers_rng_untouched():
     curves = []
     for seed in (3, 3, 4):
@@ -106,6 +105,7 @@ def _single_objective(tmp_path) -> str:
     return str(path)
 
 
+@pytest.mark.slow
 def test_median_pruner_stops_poor_cells_in_a_real_study(tmp_path):
     obj = make_objective(NB201, _single_objective(tmp_path))
     study = optuna.create_study(direction="maximize",
@@ -171,6 +171,7 @@ def test_image_folder_and_dataset_function(tmp_path, monkeypatch):
     assert 0.0 <= fn(POOL) <= 100.0
 
 
+@pytest.mark.slow
 def test_nasaic_unet_scores_mean_iou_of_digit_strokes():
     space = load_space("nasaic-w1")
     design = dict(space.sample(1, seed=0)[0], t1_height=2, t1_f0_filters=16, t1_f1_filters=16,

@@ -49,6 +49,7 @@ def test_design_of_reads_a_categorical_trial_unchanged():
         assert space.design_of(t) == space.validate(t.params)
 
 
+@pytest.mark.slow
 def test_study_records_the_samplers_view_and_the_objective_follows_it(tmp_path):
     """gp prefers grid positions, nsga2 values; a resumed study keeps its view, and asking
     for the other one is refused."""

@@ -68,6 +68,7 @@ def _check_study(url: str, budget: int) -> list[optuna.trial.FrozenTrial]:
     return trials
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("kind", STORAGES)
 @pytest.mark.parametrize("sampler,budget", [("nsga2", 40), ("qehvi", 16)])
 def test_four_workers_started_together_share_one_study(tmp_path, request, kind, sampler,
@@ -140,6 +141,7 @@ def _wait_for(condition, timeout: float = 120.0) -> None:
     raise AssertionError("timed out")
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("kind, budget", [(k, 12) for k in STORAGES] + [("sqlite", 4)])
 def test_kill_9_mid_trial_then_resume_loses_nothing(tmp_path, request, kind, budget):
     """(budget 4: the kill lands in the last trial the budget allows, which the dead worker
@@ -182,6 +184,7 @@ def test_kill_9_mid_trial_then_resume_loses_nothing(tmp_path, request, kind, bud
                        for t in trials if t.number > n), _log(tmp_path, 1)
 
 
+@pytest.mark.integration
 def test_sigterm_closes_the_running_trial(tmp_path):
     url = f"sqlite:///{tmp_path / 'shared.db'}"
     objectives = _slow_setup(tmp_path)
@@ -194,6 +197,7 @@ def test_sigterm_closes_the_running_trial(tmp_path):
     assert not [t for t in _trials(url) if t.state == TrialState.RUNNING]
 
 
+@pytest.mark.integration
 def test_dask_cluster_of_four_workers(tmp_path):
     pytest.importorskip("distributed")
     url = f"sqlite:///{tmp_path / 'shared.db'}"
