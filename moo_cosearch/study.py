@@ -6,6 +6,7 @@ Reading a study afterwards (Pareto set, hypervolume, report, figures) is
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import socket
 import warnings
@@ -23,10 +24,23 @@ if TYPE_CHECKING:
 
     from .space import JointSpace
 
-__all__ = ["DEFAULT_STORAGE", "Joined", "PRUNERS", "create_study", "default_study_name",
-           "join_study", "make_pruner", "worker_seed"]
+__all__ = ["DEFAULT_STORAGE", "MAX_STUDY_NAME", "Joined", "PRUNERS", "check_study_name",
+           "create_study", "default_study_name", "join_study", "make_pruner", "worker_seed"]
 
 DEFAULT_STORAGE = "sqlite:///runs/moo-cosearch.db"
+#: The longest study name every storage keeps (Optuna's RDB schema: ``VARCHAR(512)``, which
+#: PostgreSQL enforces and SQLite does not).
+MAX_STUDY_NAME = 512
+
+
+def check_study_name(name: object) -> str:
+    """``name`` if every storage can keep it as a study name; ValueError (one line) if not."""
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"study name must be a non-empty string, got {name!r}")
+    if len(name) > MAX_STUDY_NAME:
+        raise ValueError(f"study name must be at most {MAX_STUDY_NAME} characters (the "
+                         f"storages' limit), got {len(name)}: {name[:30]!r}...")
+    return name
 #: Pruners by name (``run --pruner``); they act on accuracy sources that report per step
 #: (``train``, ``nb201-mf``) in single-objective studies.
 PRUNERS = ("none", "median", "halving", "hyperband")
@@ -149,6 +163,7 @@ def join_study(space: "JointSpace", objectives: ObjectiveSet | str | Path, *,
         _make_sampler(name, seed, dict(options), space, obj, view or sampler_view(name), budget)
     if study_name is None:
         study_name = default_study_name(space, obj, name, seed)
+    check_study_name(study_name)
     chosen_pruner = make_pruner(pruner)
     store = open_storage(storage, heartbeat=heartbeat) if isinstance(storage, str) or \
         storage is None else storage
@@ -230,6 +245,13 @@ def _make_sampler(name: str, seed: int | None, options: dict[str, Any], space: "
     if "reference_point" in takes and set(obj.metric_names) <= set(obj.reference_point):
         options.setdefault("reference_point",
                            [float(obj.reference_point[m]) for m in obj.metric_names])
+    ref = options.get("reference_point")
+    if ref is not None and not (isinstance(ref, (list, tuple)) and len(ref) == len(obj.metric_names)
+                                and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                        and math.isfinite(v) for v in ref)):
+        raise ValueError(f"sampler {name!r}: option reference_point must be a list of "
+                         f"{len(obj.metric_names)} finite numbers, one per objective "
+                         f"{obj.metric_names}, got {ref!r}")
     searched = [p for p in space.params if not p.fixed]
     if "ordered" in takes:
         options.setdefault("ordered", {p.name: p.ordered for p in searched})

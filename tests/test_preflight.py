@@ -3,6 +3,8 @@ before its first trial: one line, exit status 2, nothing stored."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from moo_cosearch import load_space, make_objective
@@ -67,16 +69,22 @@ def test_check_options_accepts_what_the_constructor_takes():
 def test_names_never_leave_the_runs_folder(tmp_path, monkeypatch):
     from moo_cosearch.cli import safe_file_name
 
-    assert safe_file_name("../../../x") == "_.._.._x"      # one name: no separator, no leading dot
-    assert safe_file_name("a/b\\c d") == "a_b_c_d"
+    escape = safe_file_name("../../../x")      # one name: no separator, no leading dot
+    assert re.fullmatch(r"_\.\._\.\._x-[0-9a-f]{8}", escape), escape
+    assert re.fullmatch(r"a_b_c_d-[0-9a-f]{8}", safe_file_name("a/b\\c d"))
     assert safe_file_name("nb201-edge--set--nsga2--seed0") == "nb201-edge--set--nsga2--seed0"
+    assert safe_file_name("研究-ü") == "研究-ü"                 # letters of any script stay
+    names = ["研究-✓-ü", "研究-✗-ü", "研究-_-ü", "a b", "a/b", "a_b", "x" * 300, "x" * 301]
+    folders = [safe_file_name(n) for n in names]
+    assert len(set(folders)) == len(names), folders         # never one folder for two names
+    assert all("/" not in f and len(f.encode()) < 255 for f in folders)
     monkeypatch.chdir(tmp_path)
     (tmp_path / "work").mkdir()
     monkeypatch.chdir(tmp_path / "work")
     rc = main(["run", "--trials", "2", "-q", "--study-name", "../../escape",
                "--storage", f"sqlite:///{tmp_path / 's.db'}"])
     assert rc == 0
-    assert (tmp_path / "work" / "runs" / "_.._escape").is_dir()
+    assert (tmp_path / "work" / "runs" / safe_file_name("../../escape")).is_dir()
     assert not (tmp_path / "escape").exists()
 
 

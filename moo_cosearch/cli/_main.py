@@ -223,9 +223,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def safe_file_name(name: str) -> str:
-    """``name`` as one file name: characters other than letters, digits, ``.``, ``_`` and
-    ``-`` become ``_`` and leading dots go, so a study or space name never leaves its folder."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).lstrip(".") or "study"
+    """``name`` as one file name: characters other than letters and digits (of any script),
+    ``.``, ``_`` and ``-`` become ``_`` and leading dots go, so a study or space name never
+    leaves its folder. A name that had to change (or is longer than 100 characters) ends in
+    ``-`` and 8 hex digits of its hash, so two names never share a folder (``研究-✓`` and
+    ``研究-✗`` both lose their symbol)."""
+    import hashlib
+
+    safe = re.sub(r"[^\w.-]+", "_", name).lstrip(".") or "study"
+    if safe == name and len(name) <= 100:
+        return safe
+    return f"{safe[:100]}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
 
 
 def _writable_folder(path: Path) -> Path:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -59,6 +60,24 @@ class OptionError(ValueError):
     """A sampler option the constructor does not take, or of the wrong type."""
 
 
+def _at_least(low: float) -> tuple[Any, str]:
+    return (lambda v: v >= low), f">= {low}"
+
+
+#: Bounds of numeric options by name, whichever sampler takes them (the type is checked
+#: first): values outside fail only when the sampler first runs its model, mid-study.
+OPTION_BOUNDS: dict[str, tuple[Any, str]] = {
+    **dict.fromkeys(("n_ei_candidates", "n_candidates", "n_rescore", "mc_samples",
+                     "refit_every", "torch_threads", "startup_tries", "dividing_parameter",
+                     "inc_popsize"), _at_least(1)),
+    **dict.fromkeys(("population_size", "popsize"), _at_least(2)),
+    **dict.fromkeys(("n_startup_trials", "refit_all_below", "n_refine"), _at_least(0)),
+    **dict.fromkeys(("mutation_prob", "crossover_prob", "swapping_prob"),
+                    ((lambda v: 0 <= v <= 1), "in [0, 1]")),
+    **dict.fromkeys(("prior_weight", "sigma0"), ((lambda v: v > 0), "> 0")),
+}
+
+
 def check_options(cls: type, options: dict[str, Any]) -> None:
     """Refuse options ``cls`` does not take, and values of the wrong type for parameters
     annotated with plain ``int`` / ``float`` / ``bool`` / ``str`` (or ``... | None``), before
@@ -84,6 +103,10 @@ def check_options(cls: type, options: dict[str, Any]) -> None:
             ok = False     # True is an int to Python, never an int option
         if not ok:
             raise OptionError(f"option {key} must be {text}, got {value!r}")
+        holds, rule = OPTION_BOUNDS.get(key, (None, ""))
+        if holds is not None and value is not None and not (math.isfinite(value)
+                                                            and holds(value)):
+            raise OptionError(f"option {key} must be {rule}, got {value!r}")
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from ..objectives import (SKIPPED, Gate, Objective, ObjectiveSet, default_object
                          make_objective)
 from ..space import JointSpace, load_space
 from ..storage import DEFAULT_HEARTBEAT_S
-from ..study import Joined, default_study_name, join_study
+from ..study import Joined, check_study_name, default_study_name, join_study
 
 if TYPE_CHECKING:
     import optuna
@@ -133,8 +133,9 @@ def prepare(config: RunConfig) -> Prepared:
     space = load_space(config.space or objectives.space or DEFAULT_SPACE)
     objective = make_objective(space, objectives, cost=config.backend)
     objective.preflight(seed=config.seed)
-    name = config.study_name or default_study_name(space, objectives, config.sampler,
-                                                   config.seed)
+    name = config.study_name if config.study_name is not None else \
+        default_study_name(space, objectives, config.sampler, config.seed)
+    check_study_name(name)
     return Prepared(config, space, objectives, objective, name)
 
 
