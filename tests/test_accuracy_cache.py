@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import optuna
+import pytest
 
 from moo_cosearch import load_space, make_objective
 from moo_cosearch.accuracy import NB201Table
