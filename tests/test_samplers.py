@@ -74,6 +74,13 @@ def test_unknown_sampler_lists_known_names():
         assert repr(name) in msg
 
 
+@pytest.mark.parametrize("typo, meant", [("nsgaii", "nsga2"), ("NSGA-III", "nsga3"),
+                                         ("tpee", "tpe"), ("qehv", "qehvi")])
+def test_a_mistyped_sampler_name_suggests_the_closest(typo, meant):
+    with pytest.raises(ValueError, match=f"got '{typo}'; did you mean '{meant}'\\?$"):
+        create_sampler(typo)
+
+
 @pytest.mark.parametrize("name", BUILTIN)
 def test_bad_option_names_the_sampler(name):
     with pytest.raises(ValueError) as e:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from ._defaults import DEFAULT_COMPARE_STORAGE, DEFAULT_TARGETS, FORMATS
 from ..objectives import load_objectives
-from ..samplers import list_samplers
+from ..samplers import list_samplers, suggest
 from ..space import load_space
 from ..storage import describe
 from ..study import default_study_name, join_study
@@ -84,7 +84,8 @@ def _check(samplers: Sequence[str], trials: int, workers: int,
         raise ValueError("give at least one sampler")
     bad = [s for s in names if s not in known]
     if bad:
-        raise ValueError(f"unknown samplers {bad}; known: {sorted(known)}")
+        raise ValueError(f"unknown samplers {bad}; known: {sorted(known)}"
+                         + suggest(bad[0], known))
     if len(set(names)) != len(names):
         raise ValueError(f"each sampler once, got {names}")
     for name, value in (("trials", trials), ("workers", workers)):

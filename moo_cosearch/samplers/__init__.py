@@ -39,11 +39,11 @@ from typing import Any
 
 from ._registry import (STUDY_OPTIONS, VIEWS, MissingDependencyError, OptionError, check_options,
                         create_sampler, list_samplers, register_sampler, sampler_study_options,
-                        sampler_view)
+                        sampler_view, suggest)
 
 __all__ = ["MissingDependencyError", "OptionError", "QEHVISampler", "STUDY_OPTIONS", "VIEWS",
            "check_options", "create_sampler", "list_samplers", "register_sampler",
-           "sampler_study_options", "sampler_view"]
+           "sampler_study_options", "sampler_view", "suggest"]
 
 
 def __getattr__(name: str) -> Any:

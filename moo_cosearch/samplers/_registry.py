@@ -11,14 +11,14 @@ import importlib.util
 import inspect
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 if TYPE_CHECKING:
     import optuna
 
 __all__ = ["FAMILIES", "MissingDependencyError", "OptionError", "STUDY_OPTIONS", "VIEWS",
            "check_options", "create_sampler", "list_samplers", "register_sampler",
-           "require_modules", "sampler_study_options", "sampler_view"]
+           "require_modules", "sampler_study_options", "sampler_view", "suggest"]
 
 #: The options a sampler may take from the study (see the package docstring).
 STUDY_OPTIONS = frozenset({"reference_point", "ordered", "groups", "baseline", "budget"})
@@ -167,8 +167,24 @@ def _entry(name: str) -> _Entry:
     _registry()
     try:
         return _REGISTRY[name]
-    except KeyError:
-        raise ValueError(f"sampler must be one of {sorted(_REGISTRY)}, got {name!r}") from None
+    except (KeyError, TypeError):
+        raise ValueError(f"sampler must be one of {sorted(_REGISTRY)}, got {name!r}"
+                         + suggest(name, _REGISTRY)) from None
+
+
+def suggest(name: object, known: Iterable[str]) -> str:
+    """``"; did you mean 'tpe'?"`` for the closest known name (``difflib``), else ``""``."""
+    import difflib
+
+    def plain(text: str) -> str:          # NSGA-II, nsga_2 and nsga2 read alike
+        text = text.lower().replace("-", "").replace("_", "")
+        return text.replace("iii", "3").replace("ii", "2")
+
+    if not isinstance(name, str):
+        return ""
+    by_plain = {plain(k): k for k in known}
+    close = difflib.get_close_matches(plain(name), list(by_plain), n=1, cutoff=0.6)
+    return f"; did you mean {by_plain[close[0]]!r}?" if close else ""
 
 
 def list_samplers() -> dict[str, str]:
