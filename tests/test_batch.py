@@ -69,3 +69,24 @@ def test_repeats_in_a_batch_are_pruned_and_failures_fail_alone():
     assert len(failed) == 1 and failed[0].params["pes_x"] == 8
     assert "simulator crashed" in failed[0].user_attrs["error"]
     assert len(ok) == 1 and ok[0].params == design
+
+
+@pytest.mark.slow
+def test_batch_trials_get_heartbeats(tmp_path):
+    """As study.optimize beats for its trial, run_batch beats for every trial it asked, so a
+    killed batch worker's trials go stale and are retried (none RUNNING forever)."""
+    import sqlite3
+
+    from moo_cosearch.storage import open_storage
+
+    db = tmp_path / "s.db"
+    objective = make_objective(load_space("nb201-edge"), OBJ)
+    study = optuna.create_study(storage=open_storage(f"sqlite:///{db}", heartbeat=30),
+                                directions=objective.directions)
+    told = objective.run_batch(study, 4)
+    evaluated = {t.number for t in told if t.state != TrialState.PRUNED}
+    with sqlite3.connect(db) as con:
+        beating = {row[0] for row in con.execute(
+            "SELECT t.number FROM trial_heartbeats h JOIN trials t USING (trial_id)")}
+    con.close()
+    assert evaluated and evaluated <= beating, (evaluated, beating)

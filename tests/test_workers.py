@@ -220,3 +220,69 @@ def test_workers_need_a_shared_storage(tmp_path, capsys):
     assert main(["run", "--storage", "memory", "--workers", "2", "--trials", "2",
                  "--out", str(tmp_path / "o")]) == 2
     assert "storage they share" in capsys.readouterr().err
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+@pytest.mark.parametrize("kind, batch", [("sqlite", 1), ("sqlite", 4), ("journal", 4),
+                                         ("postgres", 4)])
+def test_kill_9_then_resume_at_once_reaches_the_budget_exactly(tmp_path, request, kind, batch):
+    """No pause for the heartbeat grace before the resume: the resumed worker waits for the
+    dead worker's trials to go stale and retries them (a journal, without heartbeats, says in
+    one line why it stopped short, exit 1, and ``--reap-running`` finishes the study). Batch
+    trials get heartbeats like single ones, so a killed batch leaves no RUNNING trial."""
+    url = _url(kind, tmp_path, request)
+    objectives = _slow_setup(tmp_path)
+    budget = 12
+    args = ["--objectives", str(objectives), "--storage", url, "--budget", str(budget),
+            "--sampler", "random", "--heartbeat", "1", "--batch", str(batch)]
+    # call 1 is the configuration check: the hang is in the second batch (or the 5th trial)
+    proc = _worker(tmp_path, 0, *args, SLOW_HANG_AT=str(batch + 2 if batch > 1 else 6))
+
+    def mid_trial() -> bool:
+        trials = _trials(url)
+        return (sum(t.state == TrialState.COMPLETE for t in trials) >= min(batch, 4)
+                and sum(t.state == TrialState.RUNNING and bool(t.params) for t in trials)
+                >= batch)
+
+    _wait_for(mid_trial)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    before = {t.number: t.values for t in _trials(url) if t.state == TrialState.COMPLETE}
+    assert [t for t in _trials(url) if t.state == TrialState.RUNNING]
+    again = _worker(tmp_path, 1, *args)
+    code = again.wait(timeout=300)
+    if kind == "journal":
+        lines = [x for x in _log(tmp_path, 1).splitlines() if x.startswith("moo-cosearch run:")]
+        assert code == 1 and len(lines) == 1 and "--reap-running" in lines[0], \
+            _log(tmp_path, 1)
+        assert f"of --budget {budget} evaluated trials" in lines[0]
+        again = _worker(tmp_path, 2, *args, "--reap-running")
+        code = again.wait(timeout=300)
+    assert code == 0, _log(tmp_path, 1)
+    trials = _check_study(url, budget)
+    after = {t.number: t.values for t in trials if t.state == TrialState.COMPLETE}
+    assert all(after.get(n) == v for n, v in before.items()), "a COMPLETE trial was lost"
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_ctrl_c_on_four_dask_workers_is_one_line_and_leaves_no_running_trial(tmp_path):
+    pytest.importorskip("distributed")
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    objectives = _slow_setup(tmp_path)
+    out = open(tmp_path / "cluster.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "moo_cosearch.cli", "run", "-q", "--workers",
+                             "4", "--study-name", "shared", "--objectives", str(objectives),
+                             "--storage", url, "--budget", "200", "--sampler", "random",
+                             "--out", str(tmp_path / "out")], cwd=tmp_path,
+                            env=_env(tmp_path), stdout=out, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    _wait_for(lambda: sum(t.state == TrialState.RUNNING for t in _trials(url)) >= 2
+              and any(t.state == TrialState.COMPLETE for t in _trials(url)))
+    os.killpg(proc.pid, signal.SIGINT)         # Ctrl-C reaches the whole terminal group
+    assert proc.wait(timeout=120) == 130
+    log = (tmp_path / "cluster.log").read_text()
+    assert log.splitlines()[1:] == ["interrupted; completed trials are stored and the study "
+                                    "resumes on the next run"], log
+    assert not [t for t in _trials(url) if t.state == TrialState.RUNNING]

@@ -219,7 +219,27 @@ def _cmd_run(args: argparse.Namespace) -> int:
             print("stopped early: the sampler kept proposing designs already evaluated "
                   "(the space may be exhausted)", file=sys.stderr)
     write_report(study, prepared.objectives, out, max_rows=args.show)
-    return 0
+    exhausted = any(r.exhausted for r in results) if args.workers > 1 else result.exhausted
+    return _budget_shortfall(study, config, exhausted)
+
+
+def _budget_shortfall(study: Any, config: "RunConfig", exhausted: bool) -> int:
+    """0, or 1 after one line saying why the study holds fewer than ``--budget`` evaluated
+    trials (RUNNING trials that may be a killed worker's, on a storage without heartbeats)."""
+    from ..workers import STOP, budget_state
+
+    if config.budget is None or STOP.is_set() or exhausted:
+        return 0                # an exhausted space was reported above
+    done, running = budget_state(study)
+    if done >= config.budget:
+        return 0
+    why = (f"trial(s) {running} are still RUNNING (another worker's, or a killed worker's "
+           f"that never goes stale: a storage without heartbeats, or killed before its first "
+           f"heartbeat); when no other worker is alive, run again with --reap-running"
+           if running else "the sampler proposed no new design")
+    print(f"moo-cosearch run: stopped at {done} of --budget {config.budget} evaluated trials: "
+          f"{why}", file=sys.stderr)
+    return 1
 
 
 def safe_file_name(name: str) -> str:

@@ -7,15 +7,18 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 from ._gate import Gate
 from ._set import ObjectiveSet, ObjectivesError, load_objectives
 from ..accuracy import NETWORK_ATTR, CachedAccuracy, accuracy_range, make_accuracy
 from ..hardware import CostBackend, get_backend
 from ..networks import list_families, network_identity
+from ..samplers.seam import heartbeat_interval, record_heartbeats
 from ..space import DEFAULT_VIEW
 
 if TYPE_CHECKING:
@@ -101,12 +104,17 @@ class Objective:
             r = objectives.reward
             self._reward_targets = (float(r.latency_ms), self._resolve(r.area_mm2, "area_mm2"))
         self.skipped = 0
+        #: user attrs written to each trial when it starts (e.g. which run holds it)
+        self.tags: dict[str, Any] = {}
 
-    def with_gate(self, gate: Gate | None) -> "Objective":
+    def with_gate(self, gate: Gate | None, tags: Mapping[str, Any] | None = None
+                  ) -> "Objective":
         """This objective (sharing its cost model, accuracy source and caches) behind another
-        gate: a worker's run gives each run its own budget and count of skipped repeats."""
+        gate: a worker's run gives each run its own budget and count of skipped repeats;
+        ``tags``: user attrs each trial gets when it starts."""
         other = copy.copy(self)
         other.gate = gate
+        other.tags = dict(tags or {})
         return other
 
     def _resolve(self, limit: float | str, metric: str) -> float:
@@ -286,6 +294,8 @@ class Objective:
         return self._views[study.study_name]
 
     def __call__(self, trial: "optuna.trial.Trial") -> Sequence[float] | float:
+        for key, value in self.tags.items():
+            trial.set_user_attr(key, value)
         view = self.view or self._study_view(trial.study)
         design = self.space.suggest(trial, view)
         if view != "categorical":   # trial.params hold grid positions: keep the values too
@@ -329,13 +339,40 @@ class Objective:
         (:meth:`evaluate_many`), tell them all. For strategies that propose several designs
         at once (a generation, a policy batch); ``study.optimize(objective)`` remains the
         one-trial path. Repeats and trials over budget are told PRUNED, unevaluated."""
+        import warnings
+
+        with warnings.catch_warnings():   # it does beat: see _heartbeats
+            warnings.filterwarnings("ignore", "Heartbeat of storage is supposed to be used "
+                                              "with Study.optimize")
+            pending: list["optuna.trial.Trial"] = []     # asked, not yet told
+            try:
+                with _heartbeats(study, pending):   # as study.optimize beats for its trial
+                    return self._run_batch(study, n, pending)
+            except BaseException:     # an interrupt: close the batch's trials, as optimize does
+                from optuna.trial import TrialState
+
+                for trial in pending:
+                    try:
+                        study.tell(trial, state=TrialState.FAIL)
+                    except Exception:  # noqa: BLE001 - the storage itself may be what failed
+                        pass
+                raise
+
+    def _run_batch(self, study: "optuna.Study", n: int, pending: list["optuna.trial.Trial"]
+                   ) -> list["optuna.trial.FrozenTrial"]:
         import optuna
         from optuna.trial import TrialState
 
         view = self.view or self._study_view(study)
+        beats = bool(heartbeat_interval(study))
         told, asked, designs = [], [], []
         for _ in range(n):
             trial = study.ask()
+            pending.append(trial)
+            if beats:                     # at once: a kill before the first beat would leave
+                record_heartbeats(study, [trial])   # a trial that never goes stale
+            for key, value in self.tags.items():
+                trial.set_user_attr(key, value)
             design = self.space.suggest(trial, view)
             if view != "categorical":
                 trial.set_user_attr("design", design)
@@ -344,6 +381,7 @@ class Objective:
                     self.gate.check(trial, stop=False)
             except optuna.TrialPruned:
                 told.append(study.tell(trial, state=TrialState.PRUNED))
+                pending.remove(trial)
                 continue
             asked.append(trial)
             designs.append(design)
@@ -352,8 +390,39 @@ class Objective:
         for trial, ev in zip(asked, self.evaluate_many(designs)):
             self._record(trial, ev)
             told.append(study.tell(trial, None if ev.failed else list(ev.values),
-                                   state=TrialState.FAIL if ev.failed else TrialState.COMPLETE))
+                                   state=TrialState.FAIL if ev.failed
+                                   else TrialState.COMPLETE))
+            pending.remove(trial)
         return told
+
+
+@contextmanager
+def _heartbeats(study: "optuna.Study", trials: list["optuna.trial.Trial"]) -> Iterator[None]:
+    """Heartbeats for ``trials`` (a list the block may extend) while the block runs (storages
+    with heartbeats only), so that a killed batch worker's trials go stale and are retried
+    like single trials."""
+    interval = heartbeat_interval(study)
+    if not interval:
+        yield
+        return
+    stop = threading.Event()
+
+    def beat() -> None:
+        while True:
+            try:
+                record_heartbeats(study, list(trials))
+            except Exception as e:  # noqa: BLE001 - a missed beat is retried; never fatal
+                _log.debug("heartbeat failed: %s", e)
+            if stop.wait(interval):
+                return
+
+    thread = threading.Thread(target=beat, name="moo-cosearch-batch-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _reporter(trial: "optuna.trial.Trial") -> Callable[[int, float], None]:

@@ -25,9 +25,9 @@ if TYPE_CHECKING:
     from optuna.study import Study
     from optuna.trial import FrozenTrial, TrialState
 
-__all__ = ["cached_trials", "contains", "fail_trial", "is_in_memory", "set_study_system_attr",
-           "set_trial_system_attr", "storage_of", "study_id", "study_system_attrs", "study_view",
-           "trial_id", "with_params"]
+__all__ = ["cached_trials", "contains", "fail_trial", "heartbeat_interval", "is_in_memory",
+           "record_heartbeats", "set_study_system_attr", "set_trial_system_attr", "storage_of",
+           "study_id", "study_system_attrs", "study_view", "trial_id", "with_params"]
 
 
 def trial_id(trial: "FrozenTrial") -> int:
@@ -100,6 +100,23 @@ def fail_trial(study: "Study", trial: "FrozenTrial") -> bool:
     # trial whose state changed meanwhile with an error; the storage's compare-and-set is the
     # race-free way (what Optuna's own heartbeat fail_stale_trials does).
     return study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+
+
+def heartbeat_interval(study: "Study") -> int | None:
+    """Seconds between the heartbeats of the study's storage (None: it keeps none)."""
+    # Study does not expose its storage (``_storage``); the interval is RDBStorage's public
+    # ``get_heartbeat_interval`` (storages without heartbeats lack the method).
+    get = getattr(study._storage, "get_heartbeat_interval", None)
+    return get() if get is not None else None
+
+
+def record_heartbeats(study: "Study", trials: "list[Any]") -> None:
+    """Record a heartbeat now for each of ``trials`` (``Trial`` or ``FrozenTrial``)."""
+    # Optuna beats only for the trial study.optimize runs (its private _run_trial); trials
+    # from study.ask (a batch evaluated together) need the same through the storage's public
+    # ``record_heartbeat``, which takes the private trial id.
+    for trial in trials:
+        study._storage.record_heartbeat(trial._trial_id)
 
 
 def with_params(trial: "FrozenTrial", names: Container[str]) -> "FrozenTrial":

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from ._cluster import run_cluster      # Dask itself is imported on first use
 from ._worker import (DEFAULT_OBJECTIVES, DEFAULT_SPACE, STOP, Prepared, RunConfig,
-                      WorkerResult, join, prepare, run_worker)
+                      WorkerResult, budget_state, join, prepare, run_worker)
 
 __all__ = ["DEFAULT_OBJECTIVES", "DEFAULT_SPACE", "STOP", "Prepared", "RunConfig",
-           "WorkerResult", "join", "prepare", "run_cluster", "run_worker"]
+           "WorkerResult", "budget_state", "join", "prepare", "run_cluster", "run_worker"]
 

@@ -17,14 +17,54 @@ actors buys nothing here, for a far heavier install.
 from __future__ import annotations
 
 import dataclasses
+import logging
 
-from ._worker import RunConfig, WorkerResult, prepare, run_worker
+from ._worker import RUN_TAG, RunConfig, WorkerResult, prepare, run_worker
 
 __all__ = ["run_cluster"]
 
 
-def _task(config: RunConfig, worker: int) -> WorkerResult:
-    return run_worker(config, worker=f"dask-{worker}")
+def _task(config: RunConfig, worker: int, tag: str) -> WorkerResult:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)   # as one worker: no line per trial
+    return run_worker(config, worker=f"dask-{worker}", tag=tag)
+
+
+def _stop_worker() -> None:
+    from ._worker import STOP
+
+    STOP.set()
+
+
+class _AllExitFilter(logging.Filter):
+    """Drops asyncio's "Task exception was never retrieved" tracebacks of the Dask client's
+    gathers that an interrupt ends (``AllExit``): the interrupt is reported as one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return type(error).__name__ != "AllExit"
+
+
+def _quiet_all_exit() -> None:
+    log = logging.getLogger("asyncio")
+    if not any(isinstance(f, _AllExitFilter) for f in log.filters):
+        log.addFilter(_AllExitFilter())
+
+
+def _close_trials(config: RunConfig, tag: str) -> list[int]:
+    """Mark FAIL the trials of run ``tag`` that its workers, stopped by an interrupt, left
+    RUNNING (as study.optimize closes the trial it runs when interrupted)."""
+    import optuna
+    from optuna.trial import TrialState
+
+    from ..samplers.seam import fail_trial
+    from ..storage import open_storage
+
+    study = optuna.load_study(study_name=config.study_name,
+                              storage=open_storage(config.storage, heartbeat=None))
+    return [t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+            if t.user_attrs.get(RUN_TAG) == tag and fail_trial(study, t)]
 
 
 def run_cluster(config: RunConfig, workers: int, scheduler: str | None = None,
@@ -54,15 +94,46 @@ def run_cluster(config: RunConfig, workers: int, scheduler: str | None = None,
                           "(with -c constraints.txt in a checkout)") from None
     prepared = prepare(config)     # a misfit configuration stops here, not in N workers
     config = dataclasses.replace(config, study_name=prepared.study_name)
+    import uuid
+
+    tag = uuid.uuid4().hex
+    _quiet_all_exit()
     cluster = None
     if scheduler is None:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None)
+        # The worker processes ignore Ctrl-C (SIGINT reaches the whole terminal group): this
+        # process stops them (cluster.close) and closes their trials, with one line instead
+        # of each process's traceback.
+        import signal
+
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=None, silence_logs=logging.CRITICAL)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+    interrupted = False
     try:
         with Client(cluster if cluster is not None else scheduler) as client:
-            futures = [client.submit(_task, config, i, pure=False) for i in range(workers)]
-            return client.gather(futures, errors="raise") if timeout is None else \
-                [f.result(timeout=timeout) for f in futures]
+            futures = [client.submit(_task, config, i, tag, pure=False)
+                       for i in range(workers)]
+            try:
+                return client.gather(futures, errors="raise") if timeout is None else \
+                    [f.result(timeout=timeout) for f in futures]
+            except BaseException:
+                if cluster is not None:
+                    try:   # no worker starts another trial; the running ones are closed below
+                        client.run(_stop_worker)
+                    except Exception:  # noqa: BLE001 - the cluster may be going already
+                        pass
+                raise
+    except BaseException:
+        interrupted = True
+        raise
     finally:
         if cluster is not None:
             cluster.close()
+        if interrupted and cluster is not None:   # its workers are gone (remote ones run on)
+            try:
+                _close_trials(config, tag)
+            except Exception:  # noqa: BLE001 - heartbeats (or --reap-running) still close them
+                pass

@@ -15,13 +15,14 @@ storage (PostgreSQL across machines, SQLite or ``journal:`` on one machine). Eac
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..objectives import (SKIPPED, Gate, Objective, ObjectiveSet, default_objectives, load_objectives,
-                         make_objective)
+                         make_objective, spends_budget)
 from ..space import JointSpace, load_space
 from ..storage import DEFAULT_HEARTBEAT_S
 from ..study import Joined, check_study_name, default_study_name, join_study
@@ -30,7 +31,9 @@ if TYPE_CHECKING:
     import optuna
 
 __all__ = ["DEFAULT_OBJECTIVES", "DEFAULT_SPACE", "STOP", "Prepared", "RunConfig",
-           "WorkerResult", "join", "prepare", "run_worker"]
+           "WorkerResult", "budget_state", "join", "prepare", "run_worker"]
+
+_log = logging.getLogger("moo_cosearch.workers")
 
 #: Set (by the CLI's SIGTERM handler) to stop every worker of this process after its
 #: running trial, even where the interrupt itself was absorbed by a library.
@@ -148,10 +151,75 @@ def join(prepared: Prepared, worker: "int | str | None" = None) -> Joined:
                       heartbeat=c.heartbeat, budget=c.budget or c.trials, pruner=c.pruner)
 
 
+#: User attr naming the run (``run_cluster``'s) that started a trial.
+RUN_TAG = "run_tag"
+
+#: Heartbeat grace periods a worker waits for RUNNING trials that make no progress before
+#: it stops short of its budget (a trial killed before its first heartbeat never goes stale).
+PATIENCE_GRACES = 10
+
+
+def budget_state(study: "optuna.Study") -> tuple[int, list[int]]:
+    """Evaluated trials (COMPLETE, or FAIL in their own evaluation) and the numbers of the
+    RUNNING trials of ``study``: a budget is met when the first reaches it."""
+    from optuna.trial import TrialState
+
+    trials = study.get_trials(deepcopy=False)
+    running = [t.number for t in trials if t.state == TrialState.RUNNING]
+    return sum(spends_budget(t) for t in trials) - len(running), running
+
+
+def _finish_budget(study: "optuna.Study", budget: int, gate: Gate,
+                   run: Callable[[], None]) -> None:
+    """Run until ``budget`` trials are evaluated, not merely begun: a RUNNING trial holds a
+    slot of the budget, so when this worker is done while others' trials run, it waits for
+    them. A killed worker's trial goes stale after the heartbeat grace period, is failed and
+    retried here (storages with heartbeats); without heartbeats no one can tell a dead
+    worker's trial from a slow one, and the caller reports the shortfall."""
+    import warnings
+
+    import optuna
+
+    from ..samplers.seam import heartbeat_interval
+
+    interval = heartbeat_interval(study)
+    said = False
+    seen: tuple[int, list[int]] | None = None
+    since = time.monotonic()
+    while not STOP.is_set() and not gate.exhausted:
+        done, running = budget_state(study)
+        if done >= budget:
+            return
+        if not running:
+            gate.done = False
+            run()
+            if budget_state(study)[0] == done:
+                return                 # nothing evaluated (exhausted, or interrupted)
+            continue
+        if not interval:
+            return
+        if (done, running) != seen:
+            seen, since = (done, running), time.monotonic()
+        elif time.monotonic() - since > PATIENCE_GRACES * 2 * interval:
+            return                     # no progress: a trial that never beat (the caller says)
+        if not said:
+            _log.warning("%d of %d evaluated; waiting for RUNNING trial(s) %s (another "
+                         "worker's, or a killed worker's, retried after the %d s heartbeat "
+                         "grace period)", done, budget, running, 2 * interval)
+            said = True
+        STOP.wait(min(interval, 5))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)
+        if done + len(budget_state(study)[1]) < budget:
+            gate.done = False
+            run()
+
+
 def run_worker(config: RunConfig | Prepared, *, worker: "int | str | None" = None,
                joined: Joined | None = None,
                callback: "Callable[[optuna.Study, optuna.trial.FrozenTrial], None] | None"
-               = None) -> WorkerResult:
+               = None, tag: str | None = None) -> WorkerResult:
     """Run one worker (see the module docstring) and say what it did.
 
     Args:
@@ -159,13 +227,15 @@ def run_worker(config: RunConfig | Prepared, *, worker: "int | str | None" = Non
         worker: this worker's name for its seed when it joins (default ``"<host>:<pid>"``).
         joined: the study, when the caller joined it already.
         callback: called after each trial (progress display).
+        tag: written to each trial this worker starts as user attr ``run_tag`` (so that the
+            trials of an interrupted run are found and closed).
     """
     prepared = config if isinstance(config, Prepared) else prepare(config)
     c = prepared.config
     joined = joined or join(prepared, worker)
     study = joined.study
     gate = Gate(skip_duplicates=c.skip_duplicates, budget=c.budget)
-    objective = prepared.objective.with_gate(gate)
+    objective = prepared.objective.with_gate(gate, {RUN_TAG: tag} if tag else None)
     evaluated = 0
 
     def count(study: "optuna.Study", trial: "optuna.trial.FrozenTrial") -> None:
@@ -187,7 +257,10 @@ def run_worker(config: RunConfig | Prepared, *, worker: "int | str | None" = Non
     with warnings.catch_warnings():    # experimental since Optuna 2.9, stable in use
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)   # a dead worker's trial must not hold budget
-    if c.budget is None or gate.spent(study) < c.budget:
+
+    def run() -> None:
+        if c.trials is not None and evaluated >= c.trials:
+            return
         if c.batch == 1:
             study.optimize(objective, callbacks=[count])
         else:
@@ -196,6 +269,11 @@ def run_worker(config: RunConfig | Prepared, *, worker: "int | str | None" = Non
                 n = c.batch if c.trials is None else min(c.batch, c.trials - evaluated)
                 for trial in objective.run_batch(study, n):
                     count(study, trial)
+
+    if c.budget is None or gate.spent(study) < c.budget:
+        run()
+    if c.budget is not None:
+        _finish_budget(study, c.budget, gate, run)
     return WorkerResult(worker=None if worker is None else str(worker), seed=joined.seed,
                         created=joined.created, evaluated=evaluated,
                         skipped_duplicates=gate.skipped, seconds=time.perf_counter() - start,
