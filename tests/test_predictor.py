@@ -118,3 +118,19 @@ def test_shipped_accel_nasbench_table_loads_clean():
     assert len(rows) == 5125
     acc = make_accuracy({"source": "predictor", "metric": "val_top1"}, SPACE)
     assert acc.data == "accel-nasbench" and acc.model == "gp"
+
+
+def test_sources_share_one_fit_per_process_until_the_file_changes(tmp_path):
+    import os
+
+    path = _write(tmp_path / "mine.csv", _rows(40))
+    spec = {"source": "predictor", "data": str(path), "metric": "val_top1"}
+    a, b = make_accuracy(spec, SPACE), make_accuracy(spec, SPACE)
+    assert a.predictor() is b.predictor()
+    other_seed = make_accuracy(dict(spec, seed=1), SPACE)
+    assert other_seed.predictor() is not a.predictor()
+    _write(path, _rows(40, seed=5))                    # the user edits the table: fitted again
+    os.utime(path, ns=(os.stat(path).st_mtime_ns + 10**9,) * 2)
+    c = make_accuracy(spec, SPACE)
+    assert c.predictor() is not a.predictor()
+    assert c(SPACE.baseline) != a(SPACE.baseline)

@@ -8,13 +8,17 @@ shipped Accel-NASBench table (5,125 MnasNet-space networks with ImageNet top-1 /
 
 The table is checked when the source is built (a missing column, a NaN, a value off the
 space's grid, a design repeated with another value, too few rows: one line naming the row);
-the fit runs on the first evaluation. Each evaluation leaves the predictive spread (GP
+the fit runs on the first evaluation (one progress line on stderr when the table has more
+than a few hundred rows) and is kept for the process: sources with the same table (a user's CSV
+by path, size and modification time), metric, model, seed and space definition share one fit,
+so the runs of a ``compare`` in one process fit once. Each evaluation leaves the predictive spread (GP
 posterior or ensemble standard deviation) in ``last`` (``accuracy_sd``), which the objective
 records as a trial user attr.
 """
 
 from __future__ import annotations
 
+import sys
 from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -33,6 +37,9 @@ __all__ = ["BUILTIN_TABLES", "DEFAULT_PREDICTOR", "PredictorAccuracy", "fit_pred
 DEFAULT_PREDICTOR = "gp"
 #: Tables shipped with the package, by the name ``data`` gives.
 BUILTIN_TABLES = {"accel-nasbench": "accel_nasbench_mnas.csv.gz"}
+#: Fitted predictors of this process, by (table identity, metric, model, seed, space hash).
+_FITTED: dict[tuple[Any, ...], TablePredictor] = {}
+_QUIET_ROWS = 300     # fits on fewer rows take about a second: no progress line
 
 
 def fit_predictor(space: Any, rows: Iterable[Mapping[str, Any]], metric: str, seed: int = 0,
@@ -60,6 +67,16 @@ def _rows(data: str) -> tuple[list[dict[str, Any]], str]:
     if data in BUILTIN_TABLES:
         return table_rows(resources.files("moo_cosearch.data") / BUILTIN_TABLES[data]), data
     return table_rows(Path(data).expanduser()), Path(data).name
+
+
+def _table_identity(data: str) -> tuple[Any, ...]:
+    """A built-in table by name; a user's file by resolved path, size and mtime (an edited
+    file is fitted again)."""
+    if data in BUILTIN_TABLES:
+        return ("builtin", data)
+    path = Path(data).expanduser().resolve()
+    st = path.stat()
+    return (str(path), st.st_size, st.st_mtime_ns)
 
 
 class PredictorAccuracy:
@@ -98,9 +115,21 @@ class PredictorAccuracy:
         if self.space is None:
             raise ValueError("the predictor source needs the space (objective sets pass it)")
         if self._predictor is None:
-            rows, name = (self._rows, self.data) if self._rows is not None else _rows(self.data)
-            self._predictor = fit_table_predictor(self.space, rows, self.metric, seed=self.seed,
-                                                  model=self.model, what=f"table {name}")
+            key = (_table_identity(self.data), self.metric, self.model, self.seed,
+                   self.space.definition_hash)
+            if key not in _FITTED:
+                rows, name = (self._rows, self.data) if self._rows is not None \
+                    else _rows(self.data)
+                if len(rows) > _QUIET_ROWS:
+                    from tqdm import tqdm     # writes above a running progress bar
+
+                    tqdm.write(f"accuracy: fitting the {self.model} predictor of {self.metric} "
+                               f"on table {name} ({len(rows)} rows; once per process) ...",
+                               file=sys.stderr)
+                _FITTED[key] = fit_table_predictor(self.space, rows, self.metric,
+                                                   seed=self.seed, model=self.model,
+                                                   what=f"table {name}")
+            self._predictor = _FITTED[key]
         return self._predictor
 
     def __call__(self, design: Mapping[str, Any]) -> float:
