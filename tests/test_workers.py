@@ -286,3 +286,22 @@ def test_ctrl_c_on_four_dask_workers_is_one_line_and_leaves_no_running_trial(tmp
     assert log.splitlines()[1:] == ["interrupted; completed trials are stored and the study "
                                     "resumes on the next run"], log
     assert not [t for t in _trials(url) if t.state == TrialState.RUNNING]
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+@pytest.mark.parametrize("sig, batch", [(signal.SIGINT, 1), (signal.SIGINT, 4),
+                                        (signal.SIGTERM, 4)])
+def test_an_interrupt_is_one_line_and_closes_every_running_trial(tmp_path, sig, batch):
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    objectives = _slow_setup(tmp_path)
+    proc = _worker(tmp_path, 0, "--objectives", str(objectives), "--storage", url,
+                   "--trials", "50", "--batch", str(batch))
+    _wait_for(lambda: sum(t.state == TrialState.RUNNING and bool(t.params)
+                          for t in _trials(url)) >= batch)
+    proc.send_signal(sig)
+    assert proc.wait(timeout=60) == 130, _log(tmp_path, 0)
+    lines = _log(tmp_path, 0).splitlines()
+    assert lines[2:] == ["interrupted; completed trials are stored and the study resumes on "
+                         "the next run"], lines     # after the two header lines: nothing else
+    assert not [t for t in _trials(url) if t.state == TrialState.RUNNING]

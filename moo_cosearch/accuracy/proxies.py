@@ -30,7 +30,9 @@ Public API:
 
 from __future__ import annotations
 
+import logging
 import math
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
@@ -219,6 +221,7 @@ class ProxyReference:
 
 
 _REFERENCES: dict[tuple, ProxyReference] = {}
+_log = logging.getLogger(__name__)
 
 
 def _reference(space: JointSpace, names: Sequence[str], seed: int, batch_size: int, data: str,
@@ -228,9 +231,19 @@ def _reference(space: JointSpace, names: Sequence[str], seed: int, batch_size: i
         raise ValueError(f"proxy reference_size must be an integer >= 8, got {size!r}")
     key = (space.definition_hash, tuple(names), seed, batch_size, data, resolution, task, size)
     if key not in _REFERENCES:
-        raw = proxy_matrix(space, space.sample(size, seed=seed), names, seed,
-                           batch_size=batch_size, data=data, resolution=resolution, task=task)
-        _REFERENCES[key] = ProxyReference(names, raw)
+        designs = space.sample(size, seed=seed)
+        _log.info("proxy accuracy: scoring %d random %s networks as the reference sample "
+                  "(once per process; minutes on a CPU for large networks)", size, space.name)
+        rows, start, said = [], time.monotonic(), time.monotonic()
+        for i in range(0, size, 4):    # in chunks, to say how far it got
+            rows.append(proxy_matrix(space, designs[i:i + 4], names, seed,
+                                     batch_size=batch_size, data=data, resolution=resolution,
+                                     task=task))
+            if time.monotonic() - said > 10 and i + 4 < size:
+                said = time.monotonic()
+                _log.info("proxy accuracy: %d of %d reference networks scored (%.0f s)",
+                          i + 4, size, said - start)
+        _REFERENCES[key] = ProxyReference(names, np.concatenate(rows))
     return _REFERENCES[key]
 
 

@@ -170,6 +170,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     _quiet_raised_failures(args.storage)
+    _show_notices()
     config = _run_config(args)
     prepared = prepare(config)     # space, objectives, backend, accuracy: one line if misfit
     out = _writable_folder(Path(args.out) if args.out
@@ -457,6 +458,30 @@ class _QuietRaisedFailures(logging.Filter):
                 return False
             return True
         return match.group(1) not in self.trials
+
+
+class _Stderr(logging.StreamHandler):
+    """Our log lines as plain lines on the current ``sys.stderr`` (looked up at each line,
+    so a replaced stderr, as under pytest, is followed)."""
+
+    @property            # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
+def _show_notices() -> None:
+    """Show the package's notices (a slow first evaluation says what it is doing, a repaired
+    journal, a worker waiting for trials) as plain lines on stderr, once per process."""
+    log = logging.getLogger("moo_cosearch")
+    if not any(isinstance(h, _Stderr) for h in log.handlers):
+        handler = _Stderr()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        log.addHandler(handler)
+    log.setLevel(logging.INFO)
 
 
 def _quiet_raised_failures(storage: str | None) -> None:

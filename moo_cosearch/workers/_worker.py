@@ -18,8 +18,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from ..objectives import (SKIPPED, Gate, Objective, ObjectiveSet, default_objectives, load_objectives,
                          make_objective, spends_budget)
@@ -135,11 +136,29 @@ def prepare(config: RunConfig) -> Prepared:
         objectives = objectives.with_accuracy(config.accuracy)
     space = load_space(config.space or objectives.space or DEFAULT_SPACE)
     objective = make_objective(space, objectives, cost=config.backend)
-    objective.preflight(seed=config.seed)
+    source = objectives.accuracy.get("source") if objectives.needs_accuracy else None
+    with _notice_after(3.0, f"checking the configuration on one design of {space.name} "
+                            f"(cost {config.backend or objectives.cost}"
+                            + (f", accuracy {source}" if source else "")
+                            + "): a first call may build models or reference data"):
+        objective.preflight(seed=config.seed)
     name = config.study_name if config.study_name is not None else \
         default_study_name(space, objectives, config.sampler, config.seed)
     check_study_name(name)
     return Prepared(config, space, objectives, objective, name)
+
+
+@contextmanager
+def _notice_after(seconds: float, message: str) -> Iterator[None]:
+    """Log ``message`` (INFO) if the block is still running after ``seconds``: a slow step
+    says what it is doing, a fast one says nothing."""
+    timer = threading.Timer(seconds, _log.info, (message,))
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
 
 
 def join(prepared: Prepared, worker: "int | str | None" = None) -> Joined:
