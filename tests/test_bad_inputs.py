@@ -402,3 +402,31 @@ def test_names_with_paths_stay_in_the_runs_folder(tmp_path, monkeypatch, capsys)
                  "memory"]) == 0, capsys.readouterr().err
     written = [p for p in tmp_path.rglob("*") if p.is_file() and p.name != "evil.toml"]
     assert written and all((work / "runs") in p.parents for p in written), written
+
+
+# (sampler, option, value) that type-check but break a declared bound: refused when the
+# sampler is made, not when its model first runs mid-study
+_BOUND_CASES = [
+    ("tpe", "n_ei_candidates", 0), ("tpe", "n_ei_candidates", -3), ("tpe", "n_startup_trials", -1),
+    ("tpe", "prior_weight", 0.0), ("tpe", "prior_weight", float("nan")),
+    ("nsga2", "population_size", 1), ("nsga2", "population_size", 0),
+    ("nsga2", "mutation_prob", -0.1), ("nsga2", "mutation_prob", 1.01),
+    ("nsga2", "crossover_prob", 1.5), ("nsga2", "crossover_prob", float("inf")),
+    ("nsga2", "swapping_prob", -1), ("nsga3", "population_size", 1),
+    ("nsga3", "dividing_parameter", 0), ("gp", "n_startup_trials", -5),
+    ("qehvi", "n_candidates", 0), ("qehvi", "n_rescore", 0), ("qehvi", "mc_samples", 0),
+    ("qehvi", "refit_every", 0), ("qehvi", "torch_threads", 0), ("qehvi", "startup_tries", 0),
+    ("qehvi", "refit_all_below", -1), ("qehvi", "n_refine", -1),
+    ("qehvi", "n_startup_trials", -1), ("qnehvi", "n_candidates", 0),
+    ("qnehvi", "mc_samples", -8),
+]
+
+
+@pytest.mark.parametrize("sampler, option, value", _BOUND_CASES,
+                         ids=[f"{s}-{o}-{v}" for s, o, v in _BOUND_CASES])
+def test_sampler_options_out_of_bounds_are_refused_when_made(sampler, option, value):
+    from moo_cosearch.samplers import create_sampler
+
+    with pytest.raises(ValueError, match=rf"bad option for sampler '{sampler}': option "
+                                         rf"{option} must be (>=|>|in) .*, got {value!r}"):
+        create_sampler(sampler, seed=0, **{option: value})

@@ -103,24 +103,26 @@ def test_a_damaged_last_line_with_its_line_end_is_set_aside(tmp_path, journal, c
     assert path.read_bytes() == journal[:start]
 
 
+@pytest.mark.parametrize("where", ["after-first", "middle", "before-last"])
 @pytest.mark.parametrize("damage", [b"{not json}\n", b"\xff\xfe\n", b"[1, 2]\n",
                                     b'{"op_code": 6, "trial_\n'])
 def test_a_damaged_line_mid_file_names_the_file_line_and_the_salvage(tmp_path, journal,
-                                                                    damage):
+                                                                    damage, where):
     lines = journal.splitlines(keepends=True)
+    k = {"after-first": 1, "middle": len(lines) // 2, "before-last": len(lines) - 1}[where]
     path = tmp_path / "j.log"
-    path.write_bytes(b"".join(lines[:5]) + damage + b"".join(lines[5:]))
+    path.write_bytes(b"".join(lines[:k]) + damage + b"".join(lines[k:]))
     with pytest.raises(StorageError) as info:
         open_storage(f"journal:{path}")
     message = str(info.value)
-    assert "\n" not in message and f"{path} line 6 is damaged" in message, message
+    assert "\n" not in message and f"{path} line {k + 1} is damaged" in message, message
     command = message.split("salvaged into a new journal with: ", 1)[1]
-    assert command == f"head -n 5 {path} > {path}.salvaged"
+    assert command == f"head -n {k} {path} > {path}.salvaged"
     subprocess.run(command, shell=True, check=True)
     salvaged = Path(f"{path}.salvaged").read_bytes()
-    assert salvaged == b"".join(lines[:5])
+    assert salvaged == b"".join(lines[:k])
     assert path.read_bytes().count(b"\n") == len(lines) + 1      # the file is unchanged
-    open_storage(f"journal:{path}.salvaged")
+    open_storage(f"journal:{path}.salvaged")                     # a journal that opens
 
 
 def test_a_full_disk_while_appending_keeps_the_journal_whole(tmp_path, journal, monkeypatch):

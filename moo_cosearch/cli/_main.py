@@ -520,8 +520,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"moo-cosearch {args.command}: {_write_failure(e, args) or e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted; completed trials are stored and the study resumes on the next run",
-              file=sys.stderr)
+        print("interrupted; completed trials are stored and the study resumes on the next run"
+              if args.command in ("run", "compare") else "interrupted", file=sys.stderr)
         return 130
     except Exception as e:       # a storage write that failed, wrapped by Optuna: one line
         message = _write_failure(e, args)
