@@ -217,6 +217,9 @@ RUN_OPTIONS = [
     ("study-name-too-long", ["--study-name", "s" * 513],
      "study name must be at most 512 characters (the storages' limit), got 513"),
     ("study-name-empty", ["--study-name", ""], "study name must be a non-empty string"),
+    ("pruner-multi-objective", ["--pruner", "median"], "--pruner median needs a single-objective "
+     "set whose accuracy source reports each epoch (train, nb201-mf) and --batch 1; objective "
+     "set 'nb201-cifar10-latency-area' has 3 objectives"),
 ]
 
 

@@ -134,6 +134,8 @@ def prepare(config: RunConfig) -> Prepared:
     objectives = load_objectives(name)
     if config.accuracy is not None:
         objectives = objectives.with_accuracy(config.accuracy)
+    if config.pruner != "none":
+        _check_pruner(config, objectives)
     space = load_space(config.space or objectives.space or DEFAULT_SPACE)
     objective = make_objective(space, objectives, cost=config.backend)
     source = objectives.accuracy.get("source") if objectives.needs_accuracy else None
@@ -146,6 +148,25 @@ def prepare(config: RunConfig) -> Prepared:
         default_study_name(space, objectives, config.sampler, config.seed)
     check_study_name(name)
     return Prepared(config, space, objectives, objective, name)
+
+
+#: accuracy sources that report each epoch to Optuna (what a pruner acts on)
+_REPORTING_SOURCES = ("train", "nb201-mf", "callable")
+
+
+def _check_pruner(config: RunConfig, objectives: ObjectiveSet) -> None:
+    """A pruner acts only on a single trial's per-epoch reports of a single objective: say so
+    instead of running without pruning."""
+    source = objectives.accuracy.get("source") if objectives.needs_accuracy else None
+    why = (f"objective set {objectives.name!r} has {len(objectives.objectives)} objectives"
+           if len(objectives.objectives) > 1 else
+           f"its accuracy source {source!r} reports nothing per epoch" if source not in
+           _REPORTING_SOURCES else "batches report nothing per epoch" if config.batch > 1
+           else None)
+    if why:
+        raise ValueError(f"--pruner {config.pruner} needs a single-objective set whose accuracy "
+                         f"source reports each epoch ({', '.join(_REPORTING_SOURCES[:2])}) "
+                         f"and --batch 1; {why}")
 
 
 @contextmanager
