@@ -243,9 +243,9 @@ def _finish_budget(study: "optuna.Study", budget: int, gate: Gate,
         elif time.monotonic() - since > PATIENCE_GRACES * 2 * interval:
             return                     # no progress: a trial that never beat (the caller says)
         if not said:
-            _log.warning("%d of %d evaluated; waiting for RUNNING trial(s) %s (another "
-                         "worker's, or a killed worker's, retried after the %d s heartbeat "
-                         "grace period)", done, budget, running, 2 * interval)
+            _log.info("%d of %d evaluated; waiting for RUNNING trial(s) %s (another "
+                      "worker's, or a killed worker's, retried after the %d s heartbeat "
+                      "grace period)", done, budget, running, 2 * interval)
             said = True
         STOP.wait(min(interval, 5))
         with warnings.catch_warnings():
