@@ -87,6 +87,8 @@ SPACES = [
                                          "values, got [2.5]"),
     ("fractional-lanes", _EDGE.replace("choices = [1, 2, 4, 8]", "choices = [1.5, 2, 4, 8]", 1),
      "compute_lanes counts hardware units and must take whole values, got [1.5]"),
+    ("unknown-accelerator", _EDGE.replace('accelerator = "edge"', 'accelerator = "edgy"', 1),
+     "space.toml: accelerator must be one of"),
 ]
 
 
@@ -137,6 +139,8 @@ OBJECTIVES = [
      "exactly one of [[objectives]] or [reward]"),
     ("bad-function", 'accuracy = { source = "callable", function = "nope" }\n' + _OBJ_HEAD
      + _OBJ_TAIL, "must be 'package.module:name'"),
+    ("unknown-space", _OBJ_HEAD.replace('"nb201-edge"', '"nb210-edge"') + _OBJ_TAIL,
+     "objectives.toml: space = 'nb210-edge': unknown space 'nb210-edge'"),
     ("latency-limit-below-zero", _OBJ_HEAD + _OBJ_TAIL + '[[constraints]]\nmetric = '
      '"latency_ms"\nmax = -0.2\n', "constraints[0] max of latency_ms must be a limit some "
      "design can meet (latency_ms is >= 0), got -0.2"),

@@ -136,7 +136,15 @@ def prepare(config: RunConfig) -> Prepared:
         objectives = objectives.with_accuracy(config.accuracy)
     if config.pruner != "none":
         _check_pruner(config, objectives)
-    space = load_space(config.space or objectives.space or DEFAULT_SPACE)
+    if config.space is None and objectives.space is not None:
+        try:
+            space = load_space(objectives.space)
+        except ValueError as e:     # name the file the space came from
+            raise ValueError(f"objective set {name}: space = {objectives.space!r}: {e}") \
+                from None
+    else:
+        space = load_space(config.space or DEFAULT_SPACE)
+    _check_accelerator(space, config.space)
     objective = make_objective(space, objectives, cost=config.backend)
     source = objectives.accuracy.get("source") if objectives.needs_accuracy else None
     with _notice_after(3.0, f"checking the configuration on one design of {space.name} "
@@ -148,6 +156,18 @@ def prepare(config: RunConfig) -> Prepared:
         default_study_name(space, objectives, config.sampler, config.seed)
     check_study_name(name)
     return Prepared(config, space, objectives, objective, name)
+
+
+def _check_accelerator(space: JointSpace, given: str | None) -> None:
+    """A space's ``accelerator`` names a cost backend (the default of ``simulate`` and of
+    objective sets without ``cost``): a misspelt one is refused, not ignored."""
+    from ..hardware import list_backends
+
+    known = list_backends()
+    if space.accelerator is not None and space.accelerator not in known \
+            and not str(space.accelerator).startswith("surrogate:"):
+        raise ValueError(f"space {given or space.name}: accelerator must be one of {known} or "
+                         f"'surrogate:PATH', got {space.accelerator!r}")
 
 
 #: accuracy sources that report each epoch to Optuna (what a pruner acts on)
