@@ -50,6 +50,7 @@ def test_dead_edges_hand_checked():
         [True, False, True, False, False, True]]
 
 
+@pytest.mark.slow
 def test_structure_features_count_live_ops_and_depth():
     x, names = cell_features(np.array([[C3, C1, C3, N, SK, C3], [N, N, C3, SK, N, SK]]),
                              "live")

@@ -363,6 +363,7 @@ def test_workers_share_designs_in_flight(tmp_path):
 
 
 # ---- a relaxed cost model ---------------------------------------------------------------------
+@pytest.mark.slow
 def test_relaxed_cost_in_its_own_parameter_order():
     """A differentiable cost model taking its probabilities in reverse name order replaces the
     ensemble: it points at another target than the objective, and the sampler follows it."""

@@ -49,6 +49,7 @@ def test_license_file_is_mit_and_in_the_wheel(wheel, metadata):
     assert metadata.get_all("License-File") == ["LICENSE"]
 
 
+@pytest.mark.integration
 def test_classifiers(metadata):
     classifiers = metadata.get_all("Classifier") or []
     for c in ("Programming Language :: Python :: 3",
@@ -68,6 +69,7 @@ def _requires(metadata) -> dict[str, list[str]]:
     return out
 
 
+@pytest.mark.integration
 def test_requires_dist(metadata):
     from packaging.requirements import Requirement
 
@@ -115,6 +117,7 @@ def test_model_priors_are_the_ones_gpfit_copies():
         pytest.approx(_gpfit._NOISE_MIN)
 
 
+@pytest.mark.slow
 def test_fast_fit_agrees_with_fit_gpytorch_mll():
     torch = pytest.importorskip("torch")
     pytest.importorskip("botorch")

@@ -155,7 +155,8 @@ def test_beats_random(name, random_scores):
 
 
 # ---- reproducibility, resume, workers -----------------------------------------------------
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow)
+                                  if n == "pymoo-agemoea" else n for n in NAMES])  # numba JIT
 def test_same_seed_same_trials(name):
     if name == "pymoo-agemoea":
         pytest.importorskip("numba")
@@ -180,7 +181,8 @@ def _storage(kind: str, path) -> "str | optuna.storages.BaseStorage":
     pytest.param("pymoo-nsga2", "sqlite", marks=pytest.mark.slow),
     pytest.param("pymoo-moead", "sqlite", marks=pytest.mark.slow),
     pytest.param("pymoo-nsga3", "journal", marks=pytest.mark.slow),
-    ("pymoo-smsemoa", "journal"), ("pymoo-agemoea", "journal")])
+    ("pymoo-smsemoa", "journal"),
+    pytest.param("pymoo-agemoea", "journal", marks=pytest.mark.slow)])  # numba JIT
 def test_resume_rebuilds_the_algorithm_from_storage(name, kind, tmp_path):
     """12 + 12 trials in a file storage, a new sampler for the second half, give the trials of
     24 in one go: the state (generations, members, the algorithm) comes from the study. (SQLite

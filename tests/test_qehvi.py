@@ -332,6 +332,7 @@ def test_mixed_space_two_objectives(name):
     assert hypervolume(F, ref) > hypervolume(F[:5], ref)
 
 
+@pytest.mark.slow
 def test_stepped_float_proposals_are_on_the_grid_and_kept():
     def objective(trial):
         x = trial.suggest_float("x", -10, 10, step=0.5)
@@ -739,6 +740,7 @@ def _prescreen_study(with_float: bool):
     return study, calls
 
 
+@pytest.mark.slow
 def test_prescreen_is_honoured_in_discrete_spaces():
     study, calls = _prescreen_study(with_float=False)
     assert len(calls) == 10  # consulted once per model-based trial, with whole designs

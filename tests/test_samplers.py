@@ -24,6 +24,8 @@ from moo_cosearch.space import JointSpace, Param, load_space
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 BUILTIN = ["gp", "nsga2", "nsga3", "random", "tpe"]
+#: Optuna's GPSampler fits a GP every trial: seconds per study, so it runs with the slow tests
+_BUILTIN_GP_SLOW = [pytest.param(n, marks=pytest.mark.slow) if n == "gp" else n for n in BUILTIN]
 GRID5 = (0, 1, 2, 3, 4)
 
 
@@ -282,7 +284,7 @@ def _run(name, seed):
     return [t.params for t in study.trials]
 
 
-@pytest.mark.parametrize("name", BUILTIN)
+@pytest.mark.parametrize("name", _BUILTIN_GP_SLOW)
 def test_same_seed_same_study(name):
     a, b = _run(name, seed=11), _run(name, seed=11)
     assert a == b
@@ -292,7 +294,7 @@ def test_same_seed_same_study(name):
     assert len({tuple(p.values()) for p in a}) > 1
 
 
-@pytest.mark.parametrize("name", BUILTIN)
+@pytest.mark.parametrize("name", _BUILTIN_GP_SLOW)
 def test_different_seed_different_study(name):
     assert _run(name, seed=11) != _run(name, seed=12)
 
