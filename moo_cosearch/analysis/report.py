@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from ..objectives import COST_METRICS, ObjectiveSet
-from ._labels import fmt, metric_label, reference_point_text
+from ._labels import accuracy_label, fmt, metric_label, reference_point_text
 from ._pareto import is_feasible, minimization_matrix, pareto_trials, reference_point
 from .plots import plot_best_value, plot_hypervolume_history, plot_pareto_front
 
@@ -65,11 +65,16 @@ def _blocks(columns: Sequence[str], widths: dict[str, int], width: int) -> list[
     return blocks
 
 
+def _label(metric: str, accuracy: str) -> str:
+    """A column's header: ``accuracy`` what the source's accuracy is (``ImageNet top-1 (%)``)."""
+    return accuracy if metric == "accuracy" else metric_label(metric)
+
+
 def _print_table(rows: Sequence[dict], metrics: Sequence[str], params: Sequence[str],
-                 width: int) -> None:
+                 width: int, accuracy: str = "accuracy (%)") -> None:
     """Every column of ``rows``: one table when it fits ``width``, else the metrics, then the
     parameters in as many blocks as it takes (each with the trial number)."""
-    header = {c: metric_label(c) for c in ["trial", *metrics, *params]}
+    header = {c: _label(c, accuracy) for c in ["trial", *metrics, *params]}
     widths = {c: max(len(header[c]), *(len(fmt(r.get(c, ""))) for r in rows)) for c in header}
     everything = ["trial", *metrics, *params]
     if sum(widths.values()) + 2 * (len(everything) - 1) <= width:
@@ -86,13 +91,13 @@ def _print_table(rows: Sequence[dict], metrics: Sequence[str], params: Sequence[
 
 
 def _print_best(row: dict, objectives: ObjectiveSet, n_done: int, width: int) -> None:
-    name = objectives.metric_names[0]
-    print(f"\nBest design: trial {row['trial']}, {metric_label(name)} {fmt(row[name])} "
+    name, acc = objectives.metric_names[0], accuracy_label(objectives.accuracy)
+    print(f"\nBest design: trial {row['trial']}, {_label(name, acc)} {fmt(row[name])} "
           f"(the best feasible of {n_done} complete trials)")
     metrics = [c for c in row if c == name or c in ("accuracy",) + COST_METRICS]
-    label = max(len(metric_label(c)) for c in metrics)
+    label = max(len(_label(c, acc)) for c in metrics)
     for c in metrics:
-        print(f"  {metric_label(c).ljust(label)}  {fmt(row[c])}")
+        print(f"  {_label(c, acc).ljust(label)}  {fmt(row[c])}")
     params = [f"{c}={fmt(row[c])}" for c in row if c != "trial" and c not in metrics]
     if params:
         print("parameters:")
@@ -158,13 +163,14 @@ def write_report(study: "optuna.Study", objectives: ObjectiveSet, out: str | Pat
         metrics = [c for c in columns if c in (*objectives.metric_names, *COST_METRICS,
                                                "accuracy")]
         params = [c for c in columns if c != "trial" and c not in metrics]
-        first = metric_label(objectives.metric_names[0])
+        acc = accuracy_label(objectives.accuracy)
+        first = _label(objectives.metric_names[0], acc)
         shown = rows[:max_rows]
         plural = "s" if len(rows) != 1 else ""
         print(f"\nPareto set: {len(rows)} design{plural} (feasible, non-dominated, by {first})"
               + (f"; the first {max_rows} here, all in {path.name}" if len(rows) > max_rows
                  else ""))
-        _print_table(shown, metrics, params, width)
+        _print_table(shown, metrics, params, width, acc)
         ref = reference_point(study, objectives)
         written["hypervolume"] = plot_hypervolume_history(
             study, ref, out / "hypervolume.png",
