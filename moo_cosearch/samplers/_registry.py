@@ -36,7 +36,8 @@ class MissingDependencyError(ImportError, ValueError):
 
 
 #: pip requirement of each module a sampler may need (as pinned in pyproject.toml).
-_REQUIREMENTS = {"torch": "torch>=2.1", "botorch": "botorch>=0.18,<0.19"}
+_REQUIREMENTS = {"torch": "torch>=2.1", "botorch": "botorch>=0.18,<0.19",
+                 "ax": "moo-cosearch[peers]", "smac": "moo-cosearch[peers]"}
 
 
 def require_modules(sampler: str, *modules: str) -> None:
@@ -147,7 +148,7 @@ def register_sampler(name: str, factory: SamplerFactory, description: str = "",
 
 #: Modules that register their samplers when imported, loaded on the first look at the
 #: registry: Optuna's own, then one sub-package per family of ours.
-FAMILIES = ("_builtin", "_qehvi", "_rl", "_edd", "_phase", "_pymoo")
+FAMILIES = ("_builtin", "_qehvi", "_rl", "_edd", "_phase", "_pymoo", "_peers")
 _loaded = False
 
 
