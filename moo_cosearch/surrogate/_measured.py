@@ -42,6 +42,9 @@ class MeasuredFPGABackend(CostBackend):
 
     metrics: tuple[str, ...] = ("latency_ms",)
     device = "zcu102"
+    #: The first evaluation fits the predictor (tens of CPU seconds): listings such as
+    #: ``moo-cosearch backends`` check the space with an empty batch instead.
+    slow = True
 
     @property
     def name(self) -> str:   # type: ignore[override]
