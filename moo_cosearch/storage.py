@@ -304,7 +304,7 @@ def write_failure(error: BaseException, url: "str | None" = None) -> str | None:
                 return no_space(str(sqlite))
             if "disk I/O error" in text or "readonly" in text:
                 return f"cannot write {sqlite}: {text}"
-        error = error.__cause__ or error.__context__
+        error = error.__cause__ or (None if error.__suppress_context__ else error.__context__)
     return None
 
 

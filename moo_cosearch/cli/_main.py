@@ -527,14 +527,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = _write_failure(e, args)
         if message is None:
             raise
-        print(f"moo-cosearch {args.command}: {message}; every trial stored before it is kept",
-              file=sys.stderr)
+        print(f"moo-cosearch {args.command}: {message}", file=sys.stderr)
         return 2
 
 
 def _write_failure(error: BaseException, args: argparse.Namespace) -> str | None:
+    """The one line for a storage write that failed (a full disk), however Optuna wrapped
+    it; None for any other error."""
     from ..storage import write_failure
 
     storage = getattr(args, "storage", None)
-    return write_failure(error, storage if isinstance(storage, str) else None)
+    message = write_failure(error, storage if isinstance(storage, str) else None)
+    return None if message is None else f"{message}; every trial stored before it is kept"
 

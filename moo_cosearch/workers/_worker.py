@@ -147,7 +147,7 @@ def prepare(config: RunConfig) -> Prepared:
     _check_accelerator(space, config.space)
     objective = make_objective(space, objectives, cost=config.backend)
     source = objectives.accuracy.get("source") if objectives.needs_accuracy else None
-    with _notice_after(3.0, f"checking the configuration on one design of {space.name} "
+    with _notice_after(5.0, f"checking the configuration on one design of {space.name} "
                             f"(cost {config.backend or objectives.cost}"
                             + (f", accuracy {source}" if source else "")
                             + "): a first call may build models or reference data"):
