@@ -134,3 +134,13 @@ def test_sources_share_one_fit_per_process_until_the_file_changes(tmp_path):
     c = make_accuracy(spec, SPACE)
     assert c.predictor() is not a.predictor()
     assert c(SPACE.baseline) != a(SPACE.baseline)
+
+
+def test_the_pareto_table_names_imagenet_top1_for_the_accel_nasbench_set():
+    from moo_cosearch.analysis import accuracy_label
+    from moo_cosearch.analysis.report import _label
+    from moo_cosearch.objectives import load_objectives
+
+    obj = load_objectives("anb-mnas-top1-latency-area")
+    assert _label("accuracy", accuracy_label(obj.accuracy)) == "ImageNet top-1 (%)"
+    assert _label("latency_ms", accuracy_label(obj.accuracy)) == "latency_ms"
