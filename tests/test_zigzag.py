@@ -80,3 +80,54 @@ def test_backend_rejects_a_space_without_edge_parameters():
     bad = type("S", (), {"name": "x", "network": None, "names": space.names})()
     with pytest.raises((ValueError, ImportError), match="zigzag"):
         get_backend("zigzag")(bad, [])
+
+
+def _fake_runs(monkeypatch) -> list[list[tuple]]:
+    """Replace the ZigZag run by a counter: each layer costs (in_ch, out_ch, 1, 1)."""
+    from moo_cosearch.hardware import zigzag as zz
+
+    runs: list[list[tuple]] = []
+
+    def run(layers, hw, lpf_limit, n_spatial):
+        runs.append([zz._shape(ly) for ly in layers])
+        return [(float(ly.in_ch), float(ly.out_ch), 1.0, 1.0) for ly in layers]
+
+    monkeypatch.setattr(zz, "_run_layers", run)
+    monkeypatch.setattr(zz, "_LAYER_CACHE", type(zz._LAYER_CACHE)())
+    return runs
+
+
+def test_layer_cache_runs_each_shape_once_per_accelerator(monkeypatch):
+    from moo_cosearch.hardware.zigzag import zigzag_layer_costs, zigzag_network_cost
+
+    runs = _fake_runs(monkeypatch)
+    a, b = PW, Layer("conv", 16, 32, 8, 8, 8, 8, kernel=3, name="c")
+    net = zigzag_network_cost([a, b, a], BASELINE)
+    assert len(runs) == 1 and len(runs[0]) == 2                  # two distinct shapes
+    assert net["latency_ms"] == pytest.approx((32 + 16 + 32) / CLOCK_HZ * 1e3)
+    zigzag_network_cost([b, a], BASELINE)                           # all cached
+    assert len(runs) == 1
+    other = {**BASELINE, "pes_x": BASELINE["pes_x"] * 2}           # another accelerator
+    zigzag_layer_costs([a], other)
+    assert len(runs) == 2
+    zigzag_network_cost([a, b], BASELINE, cache=False)              # without: run again
+    assert len(runs) == 3 and len(runs[2]) == 2
+
+
+@needs_zigzag
+def test_backend_prices_a_batch_one_run_per_accelerator(monkeypatch):
+    from moo_cosearch import load_space
+    from moo_cosearch.hardware.zigzag import ZigZagBackend
+
+    runs = _fake_runs(monkeypatch)
+    space = load_space("nahas-mbv2-edge")
+    designs = space.sample(6, seed=0)
+    hw = {k: designs[0][k] for k in ("pes_x", "pes_y", "simd_units", "compute_lanes",
+                                     "register_file_kb", "local_memory_mb",
+                                     "io_bandwidth_gbyte_s")}
+    designs = [{**d, **hw} for d in designs]                        # one accelerator
+    cached = ZigZagBackend()(space, designs)
+    assert len(runs) == 1 and cached.feasible.all()
+    plain = ZigZagBackend(cache=False)(space, designs)
+    assert len(runs) == 1 + len(designs)                            # one run per network
+    assert plain.latency_ms == pytest.approx(cached.latency_ms)

@@ -36,6 +36,7 @@ import io
 import logging
 import os
 import tempfile
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
@@ -50,8 +51,8 @@ from .edge import (CLOCK_HZ, E_DRAM_PJ_PER_BYTE, E_MAC_PJ, EDGE_PARAMS, KB, MACS
 if TYPE_CHECKING:
     from ..space import JointSpace
 
-__all__ = ["ZigZagBackend", "zigzag_accelerator", "zigzag_available", "zigzag_network_cost",
-           "zigzag_workload"]
+__all__ = ["ZigZagBackend", "zigzag_accelerator", "zigzag_available", "zigzag_layer_costs",
+           "zigzag_network_cost", "zigzag_workload"]
 
 #: Word width of the register files and the local memories, bits per access.
 RF_WORD_BITS = 64
@@ -161,26 +162,25 @@ def zigzag_workload(layers: Sequence[Layer]) -> list[dict[str, Any]]:
     return out
 
 
-def zigzag_network_cost(layers: Sequence[Layer], hw: Mapping[str, float], *,
-                        lpf_limit: int = 4, n_spatial: int = 2,
-                        per_layer: bool = False) -> dict[str, Any]:
-    """Run ZigZag on one network and one edge design.
+#: ZigZag's cost of one layer shape on one accelerator: (latency in cycles, energy, MAC
+#: energy, memory energy in pJ), keyed by (layer shape, accelerator, lpf_limit, n_spatial).
+#: ZigZag runs layer by layer with no inter-layer state, so a layer costs the same wherever
+#: it sits: every call of this process shares the entries (least recently used dropped first).
+_LAYER_CACHE: "OrderedDict[tuple, tuple[float, float, float, float]]" = OrderedDict()
+_CACHE_SIZE = 200_000
 
-    Args:
-        layers: the network.
-        hw: one value per edge parameter.
-        lpf_limit: ZigZag's LOMA loop-prime-factor limit (smaller = faster, fewer orders tried).
-        n_spatial: spatial mappings ZigZag generates per layer.
-        per_layer: also return ``layer_latency_ms`` / ``layer_energy_mj`` lists.
 
-    Returns:
-        ``{"latency_ms", "energy_mj", "mac_energy_mj", "mem_energy_mj"}`` (+ per-layer lists).
+def _shape(ly: Layer) -> tuple:
+    return (ly.kind, ly.in_ch, ly.out_ch, ly.in_h, ly.in_w, ly.out_h, ly.out_w, ly.kernel,
+            ly.stride, ly.groups)
 
-    Raises:
-        ImportError: zigzag-dse is not installed.
-        Exception: whatever ZigZag raises when it cannot map the network.
-    """
+
+def _run_layers(layers: Sequence[Layer], hw: Mapping[str, float], lpf_limit: int,
+                n_spatial: int) -> list[tuple[float, float, float, float]]:
+    """One ZigZag run over ``layers`` (distinct shapes) on one accelerator: each layer's
+    (latency cycles, energy, MAC energy, memory energy in pJ), in order."""
     import yaml
+    from zigzag.mapping.temporal_mapping import TemporalMappingType
     from zigzag.stages.evaluation.cost_model_evaluation import CostModelStage
     from zigzag.stages.main import MainStage
     from zigzag.stages.mapping.spatial_mapping_generation import SpatialMappingGeneratorStage
@@ -190,16 +190,8 @@ def zigzag_network_cost(layers: Sequence[Layer], hw: Mapping[str, float], *,
     from zigzag.stages.parser.workload_parser import WorkloadParserStage
     from zigzag.stages.results.reduce_stages import MinimalLatencyStage
     from zigzag.stages.workload_iterator import WorkloadStage
-    from zigzag.mapping.temporal_mapping import TemporalMappingType
 
     logging.getLogger("zigzag").setLevel(logging.ERROR)
-    # ZigZag runs layer by layer with no inter-layer state, so identical layers cost the same:
-    # run each distinct layer shape once (MobileNetV2: 35 of 65 layers).
-    keys = [(ly.kind, ly.in_ch, ly.out_ch, ly.in_h, ly.in_w, ly.out_h, ly.out_w, ly.kernel,
-             ly.stride, ly.groups) for ly in layers]
-    first = {key: i for i, key in reversed(list(enumerate(keys)))}
-    uniq = sorted(set(first.values()))
-    slot = {i: q for q, i in enumerate(uniq)}
     with tempfile.TemporaryDirectory(prefix="moo_zigzag_") as tmp:
         acc_path = os.path.join(tmp, "acc.yaml")
         map_path = os.path.join(tmp, "mapping.yaml")
@@ -210,7 +202,7 @@ def zigzag_network_cost(layers: Sequence[Layer], hw: Mapping[str, float], *,
         stages = [WorkloadParserStage, AcceleratorParserStage, WorkloadStage,
                   MinimalLatencyStage, SpatialMappingGeneratorStage, MinimalLatencyStage,
                   TemporalMappingGeneratorStage, CostModelStage]
-        main = MainStage(stages, accelerator=acc_path, workload=zigzag_workload([layers[i] for i in uniq]),
+        main = MainStage(stages, accelerator=acc_path, workload=zigzag_workload(layers),
                          mapping=map_path, dump_folder=tmp, pickle_filename=None,
                          loma_lpf_limit=lpf_limit, loma_show_progress_bar=False,
                          nb_mappings_generated=n_spatial,
@@ -220,16 +212,73 @@ def zigzag_network_cost(layers: Sequence[Layer], hw: Mapping[str, float], *,
         with contextlib.redirect_stdout(io.StringIO()):
             cmes = main.run()
     per = [c for c, _ in cmes]             # one (cme, info) per layer, in workload order
-    if len(per) != len(uniq):
-        raise RuntimeError(f"zigzag returned {len(per)} layer results for {len(uniq)} layers")
-    idx = [slot[first[key]] for key in keys]
-    lat_cc = [float(per[q].latency_total2) for q in idx]
-    en_pj = [float(per[q].energy_total) for q in idx]
+    if len(per) != len(layers):
+        raise RuntimeError(f"zigzag returned {len(per)} layer results for {len(layers)} layers")
+    return [(float(c.latency_total2), float(c.energy_total), float(c.mac_energy),
+             float(c.mem_energy)) for c in per]
+
+
+def zigzag_layer_costs(layers: Sequence[Layer], hw: Mapping[str, float], *, lpf_limit: int = 4,
+                       n_spatial: int = 2, cache: bool = True
+                       ) -> list[tuple[float, float, float, float]]:
+    """ZigZag's (latency cycles, energy, MAC energy, memory energy in pJ) of each layer on one
+    accelerator: each distinct layer shape not yet priced (with ``cache``: by any call of this
+    process on this accelerator) goes into one ZigZag run; the rest are looked up."""
+    keys = [_shape(ly) for ly in layers]
+    hw_key = tuple(sorted((k, float(v)) for k, v in hw.items()))
+    full = [(k, hw_key, lpf_limit, n_spatial) for k in keys]
+    found: dict[tuple, tuple[float, float, float, float]] = {}
+    if cache:
+        for f in full:
+            if f in _LAYER_CACHE:
+                _LAYER_CACHE.move_to_end(f)
+                found[f] = _LAYER_CACHE[f]
+    first: dict[tuple, int] = {}
+    for i, f in enumerate(full):
+        if f not in found:
+            first.setdefault(f, i)
+    if first:
+        costs = _run_layers([layers[i] for i in first.values()], hw, lpf_limit, n_spatial)
+        for f, c in zip(first, costs):
+            found[f] = c
+            if cache:
+                _LAYER_CACHE[f] = c
+        while len(_LAYER_CACHE) > _CACHE_SIZE:
+            _LAYER_CACHE.popitem(last=False)
+    return [found[f] for f in full]
+
+
+def zigzag_network_cost(layers: Sequence[Layer], hw: Mapping[str, float], *,
+                        lpf_limit: int = 4, n_spatial: int = 2,
+                        per_layer: bool = False, cache: bool = True) -> dict[str, Any]:
+    """Run ZigZag on one network and one edge design (layer by layer; each distinct layer
+    shape once, and with ``cache`` once per process and accelerator:
+    :func:`zigzag_layer_costs`).
+
+    Args:
+        layers: the network.
+        hw: one value per edge parameter.
+        lpf_limit: ZigZag's LOMA loop-prime-factor limit (smaller = faster, fewer orders tried).
+        n_spatial: spatial mappings ZigZag generates per layer.
+        per_layer: also return ``layer_latency_ms`` / ``layer_energy_mj`` lists.
+        cache: reuse (and keep) the layer costs of earlier calls.
+
+    Returns:
+        ``{"latency_ms", "energy_mj", "mac_energy_mj", "mem_energy_mj"}`` (+ per-layer lists).
+
+    Raises:
+        ImportError: zigzag-dse is not installed.
+        Exception: whatever ZigZag raises when it cannot map the network.
+    """
+    costs = zigzag_layer_costs(layers, hw, lpf_limit=lpf_limit, n_spatial=n_spatial,
+                               cache=cache)
+    lat_cc = [c[0] for c in costs]
+    en_pj = [c[1] for c in costs]
     out: dict[str, Any] = {
         "latency_ms": sum(lat_cc) / CLOCK_HZ * 1e3,
         "energy_mj": sum(en_pj) * 1e-9,
-        "mac_energy_mj": sum(float(per[q].mac_energy) for q in idx) * 1e-9,
-        "mem_energy_mj": sum(float(per[q].mem_energy) for q in idx) * 1e-9,
+        "mac_energy_mj": sum(c[2] for c in costs) * 1e-9,
+        "mem_energy_mj": sum(c[3] for c in costs) * 1e-9,
     }
     if per_layer:
         out["layer_latency_ms"] = [x / CLOCK_HZ * 1e3 for x in lat_cc]
@@ -238,15 +287,27 @@ def zigzag_network_cost(layers: Sequence[Layer], hw: Mapping[str, float], *,
 
 
 class ZigZagBackend(CostBackend):
-    """ZigZag's cost model on the edge accelerator (slow: one ZigZag run per design)."""
+    """ZigZag's cost model on the edge accelerator (slow: ZigZag maps every layer).
+
+    A batch is priced one accelerator at a time: the distinct layer shapes of all its designs
+    on that accelerator go into one ZigZag run, and each network sums its layers' costs; with
+    ``cache`` (default) a (layer shape, accelerator) pair priced by any earlier call of this
+    process is looked up, not run again (``benchmarks/bench_zigzag_cache.py``).
+
+    Args:
+        lpf_limit: ZigZag's LOMA loop-prime-factor limit.
+        n_spatial: spatial mappings ZigZag generates per layer.
+        cache: share layer costs across designs and calls.
+    """
 
     name = "zigzag"
     metrics = COST_FIELDS
     slow = True   # a network takes seconds in ZigZag
 
-    def __init__(self, lpf_limit: int = 4, n_spatial: int = 2) -> None:
+    def __init__(self, lpf_limit: int = 4, n_spatial: int = 2, cache: bool = True) -> None:
         self.lpf_limit = lpf_limit
         self.n_spatial = n_spatial
+        self.cache = cache
 
     def evaluate(self, space: "JointSpace", designs: Sequence[Mapping[str, Any]]) -> CostResult:
         from ..networks import build_network
@@ -259,16 +320,26 @@ class ZigZagBackend(CostBackend):
         lat, en = np.full(n, np.nan), np.full(n, np.nan)
         feas = np.ones(n, dtype=bool)
         reasons = [""] * n
+        opts = {"lpf_limit": self.lpf_limit, "n_spatial": self.n_spatial, "cache": self.cache}
+        groups: dict[tuple, list[int]] = {}
         for i, d in enumerate(designs):
-            hw = {p: float(d[p]) for p in EDGE_PARAMS}
-            try:
-                r = zigzag_network_cost(build_network(space.network, d), hw,
-                                        lpf_limit=self.lpf_limit, n_spatial=self.n_spatial)
-            except Exception as exc:  # ZigZag cannot map this design: infeasible, not fatal
-                feas[i] = False
-                reasons[i] = f"zigzag could not map the network: {type(exc).__name__}: {exc}"
-                continue
-            lat[i], en[i] = r["latency_ms"], r["energy_mj"]
+            groups.setdefault(tuple(float(d[p]) for p in EDGE_PARAMS), []).append(i)
+        for hw_values, members in groups.items():
+            hw = dict(zip(EDGE_PARAMS, hw_values))
+            nets = {i: build_network(space.network, designs[i]) for i in members}
+            if self.cache and len(members) > 1:
+                with contextlib.suppress(Exception):   # a layer it cannot map: per design below
+                    zigzag_layer_costs([ly for i in members for ly in nets[i]], hw,
+                                       lpf_limit=self.lpf_limit, n_spatial=self.n_spatial)
+            for i in members:
+                try:
+                    r = zigzag_network_cost(nets[i], hw, **opts)
+                except Exception as exc:  # ZigZag cannot map this design: infeasible, not fatal
+                    feas[i] = False
+                    reasons[i] = (f"zigzag could not map the network: {type(exc).__name__}: "
+                                  f"{exc}")
+                    continue
+                lat[i], en[i] = r["latency_ms"], r["energy_mj"]
         area = edge_area_mm2(hw_all) if n else np.zeros(0)
         return CostResult(latency_ms=lat, energy_mj=en, area_mm2=np.asarray(area, float),
                           feasible=feas, reason=tuple(reasons))
