@@ -7,13 +7,12 @@ from __future__ import annotations
 import copy
 import logging
 import math
-import threading
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from ._gate import Gate
+from ._trials import batch_heartbeats, reporter
 from ._set import ObjectiveSet, ObjectivesError, load_objectives
 from ..accuracy import NETWORK_ATTR, CachedAccuracy, accuracy_range, make_accuracy
 from ..hardware import CostBackend, get_backend
@@ -307,7 +306,7 @@ class Objective:
         if self.accuracy is not None:
             self.accuracy.absorb(trial.study)   # other workers' and earlier runs' networks
         # Optuna reports intermediate values (for pruners) in single-objective studies only
-        self._report = _reporter(trial) if len(trial.study.directions) == 1 else None
+        self._report = reporter(trial) if len(trial.study.directions) == 1 else None
         try:
             ev = self.evaluate(design)
         except optuna.TrialPruned:
@@ -341,12 +340,12 @@ class Objective:
         one-trial path. Repeats and trials over budget are told PRUNED, unevaluated."""
         import warnings
 
-        with warnings.catch_warnings():   # it does beat: see _heartbeats
+        with warnings.catch_warnings():   # it does beat: see batch_heartbeats
             warnings.filterwarnings("ignore", "Heartbeat of storage is supposed to be used "
                                               "with Study.optimize")
             pending: list["optuna.trial.Trial"] = []     # asked, not yet told
             try:
-                with _heartbeats(study, pending):   # as study.optimize beats for its trial
+                with batch_heartbeats(study, pending):   # as study.optimize beats for its trial
                     return self._run_batch(study, n, pending)
             except BaseException:     # an interrupt: close the batch's trials, as optimize does
                 from optuna.trial import TrialState
@@ -394,48 +393,6 @@ class Objective:
                                    else TrialState.COMPLETE))
             pending.remove(trial)
         return told
-
-
-@contextmanager
-def _heartbeats(study: "optuna.Study", trials: list["optuna.trial.Trial"]) -> Iterator[None]:
-    """Heartbeats for ``trials`` (a list the block may extend) while the block runs (storages
-    with heartbeats only), so that a killed batch worker's trials go stale and are retried
-    like single trials."""
-    interval = heartbeat_interval(study)
-    if not interval:
-        yield
-        return
-    stop = threading.Event()
-
-    def beat() -> None:
-        while True:
-            try:
-                record_heartbeats(study, list(trials))
-            except Exception as e:  # noqa: BLE001 - a missed beat is retried; never fatal
-                _log.debug("heartbeat failed: %s", e)
-            if stop.wait(interval):
-                return
-
-    thread = threading.Thread(target=beat, name="moo-cosearch-batch-heartbeat", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
-
-
-def _reporter(trial: "optuna.trial.Trial") -> Callable[[int, float], None]:
-    """``report(step, value)``: the value reaches Optuna (``trial.report``), and
-    ``optuna.TrialPruned`` is raised when the study's pruner says to stop."""
-    def report(step: int, value: float) -> None:
-        import optuna
-
-        trial.report(float(value), int(step))
-        if trial.should_prune():
-            raise optuna.TrialPruned(f"pruned at step {step} (value {value:g})")
-
-    return report
 
 
 def make_objective(space: "JointSpace", objectives: ObjectiveSet | str | Path, *,
