@@ -2,7 +2,8 @@
 
 For each storage (SQLite file, journal file, PostgreSQL when a server can start here) and
 sampler: W workers started together with ``run --budget B`` on one new study; then K rounds
-of ``kill -9`` of a worker inside a trial followed by a resume. Per run it records the
+of ``kill -9`` of a worker inside a trial followed by a resume (after the heartbeat grace, or
+at once, of single or ``--batch 4`` workers). Per run it records the
 COMPLETE trials against the budget, duplicate trial numbers, designs evaluated twice,
 repeats skipped by the gate, workers that died, and COMPLETE trials lost to the kills.
 
@@ -92,12 +93,16 @@ def together(url: str, folder: Path, sampler: str, workers: int, budget: int) ->
             "seconds": round(time.perf_counter() - start, 1)}
 
 
-def kills(url: str, folder: Path, kind: str, rounds: int, budget: int) -> dict:
+def kills(url: str, folder: Path, kind: str, rounds: int, budget: int, batch: int = 1,
+          at_once: bool = False) -> dict:
+    """``at_once``: resume right after the kill, without waiting out the heartbeat grace (the
+    resumed worker waits for the stale trials itself; a journal, without heartbeats, must
+    stop short with exit 1 and one line, then ``--reap-running`` finishes)."""
     (folder / "slowacc.py").write_text(textwrap.dedent(_SLOW))
     (folder / "slow.toml").write_text(_OBJECTIVES)
     args = ["--objectives", "slow.toml", "--storage", url, "--budget", str(budget),
-            "--sampler", "tpe", "--heartbeat", "1"]
-    lost = survived = 0
+            "--sampler", "tpe", "--heartbeat", "1", "--batch", str(batch)]
+    lost = survived = exact = short_said = 0
     for _ in range(rounds):
         proc = _worker(folder, args)
         end = time.monotonic() + 300
@@ -114,14 +119,22 @@ def kills(url: str, folder: Path, kind: str, rounds: int, budget: int) -> dict:
         before = {x.number: x.values for x in _trials(url) if x.state == TrialState.COMPLETE}
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        time.sleep(2.5)
-        again = _worker(folder, args + (["--reap-running"] if kind == "journal" else []))
-        survived += again.wait(timeout=3600) == 0
+        if not at_once:
+            time.sleep(2.5)
+        reap = ["--reap-running"] if kind == "journal" and not at_once else []
+        code = _worker(folder, args + reap).wait(timeout=3600)
+        if at_once and kind == "journal" and code == 1:
+            short_said += 1
+            code = _worker(folder, args + ["--reap-running"]).wait(timeout=3600)
+        survived += code == 0
         after = {x.number: x.values for x in _trials(url) if x.state == TrialState.COMPLETE}
         lost += sum(after.get(n) != v for n, v in before.items())
         result = _summary(url, int(args[args.index("--budget") + 1]))
+        exact += result["complete"] == result["budget"] and not result["running_left"]
         args[args.index("--budget") + 1] = str(result["complete"] + budget)
-    return {**result, "kills": rounds, "resumes_ok": survived, "complete_lost": lost}
+    return {**result, "kills": rounds, "resumes_ok": survived, "complete_lost": lost,
+            "budget_exact": exact, "batch": batch, "resume_at_once": at_once,
+            "journal_short_lines": short_said}
 
 
 def main() -> None:
@@ -130,7 +143,9 @@ def main() -> None:
     p.add_argument("--budget", type=int, default=100)
     p.add_argument("--kills", type=int, default=3)
     p.add_argument("--samplers", default="nsga2,qehvi")
-    p.add_argument("--tests", default="together,kills", help="which runs: together, kills")
+    p.add_argument("--tests", default="together,kills,kills-now,kills-batch-now",
+                   help="which runs: together, kills (resume after the heartbeat grace), "
+                        "kills-now (resume at once), kills-batch-now (--batch 4, at once)")
     args = p.parse_args()
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -149,7 +164,7 @@ def main() -> None:
                 continue
             for sampler in args.samplers.split(","):
                 for test in args.tests.split(","):
-                    if test == "kills" and sampler != args.samplers.split(",")[0]:
+                    if test.startswith("kills") and sampler != args.samplers.split(",")[0]:
                         continue
                     folder = Path(tempfile.mkdtemp(prefix="moo-cosearch-bench-"))
                     url = {"sqlite": f"sqlite:///{folder / 's.db'}",
@@ -159,7 +174,9 @@ def main() -> None:
                            "test": test, "machine": "2-core CPU sandbox (shared)"}
                     row.update(together(url, folder, sampler, args.workers, args.budget)
                                if test == "together" else
-                               kills(url, folder, kind, args.kills, 12))
+                               kills(url, folder, kind, args.kills, 12,
+                                     batch=4 if test == "kills-batch-now" else 1,
+                                     at_once=test.endswith("-now")))
                     rows.append(row)
                     print(json.dumps(row), flush=True)
                     with open(RESULTS / "workers.jsonl", "a") as fh:
@@ -183,7 +200,12 @@ def _write_table(args: argparse.Namespace) -> None:
              f"`run --budget {args.budget}`. `kills`: `kill -9` of a worker inside a trial, then "
              f"a resume, {args.kills} rounds of 12 more trials each (an accuracy source that takes "
              f"0.2 s, so the kill lands mid-trial). complete_lost: COMPLETE trials before a "
-             f"kill that were missing or changed after it.", "",
+             f"kill that were missing or changed after it. `kills-now` / `kills-batch-now`: "
+             f"the resume starts right after the kill (no wait for the heartbeat grace), of "
+             f"single / `--batch 4` workers; budget_exact: resumes that ended with exactly the "
+             f"budget COMPLETE and none RUNNING; journal_short_lines: journal resumes that "
+             f"stopped short with exit 1 and one line (no heartbeats), then finished with "
+             f"`--reap-running`.", "",
              "| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
     lines += ["| " + " | ".join(str(r.get(k, "")) for k in keys) + " |" for r in rows]
     (RESULTS / "workers.md").write_text("\n".join(lines) + "\n")
