@@ -23,9 +23,9 @@ def test_public_names_and_homes():
         assert callable(getattr(analysis, name)), name
     assert moo_cosearch.pareto_trials is analysis.pareto_trials
     study = importlib.import_module("moo_cosearch.study")
-    assert set(study.__all__) == {"DEFAULT_STORAGE", "Joined", "PRUNERS", "create_study",
-                                  "default_study_name", "join_study", "make_pruner",
-                                  "worker_seed"}
+    assert set(study.__all__) == {"DEFAULT_STORAGE", "Joined", "MAX_STUDY_NAME", "PRUNERS",
+                                  "check_study_name", "create_study", "default_study_name",
+                                  "join_study", "make_pruner", "worker_seed"}
     for name in ("pareto_trials", "hypervolume_history", "reference_point",
                  "minimization_matrix", "_is_feasible", "_complete_feasible"):
         assert not hasattr(study, name), name

@@ -236,7 +236,8 @@ def test_backend_rejects_spaces_it_cannot_price(tmp_path):
     b = get_backend("hetero")
     head = 'name = "x"\naccelerator = "hetero"\n'
     nas = '[[params]]\nname = "height"\ngroup = "nas"\nchoices = [2]\n' + "".join(
-        f'[[params]]\nname = "f{i}_filters"\ngroup = "nas"\nchoices = [16]\n' for i in range(3))
+        f'[[params]]\nname = "f{i}_filters"\ngroup = "nas"\nchoices = [16{", 32" * (i == 0)}]\n'
+        for i in range(3))                    # f0 searched: a space must search something
     hw = ('[[params]]\nname = "a0_dataflow"\ngroup = "has"\nchoices = ["rs"]\n'
           '[[params]]\nname = "a0_pes"\ngroup = "has"\nchoices = [512]\n')
     bw = '[[params]]\nname = "a0_bw_gbps"\ngroup = "has"\nchoices = [8]\n'
@@ -247,13 +248,13 @@ def test_backend_rejects_spaces_it_cannot_price(tmp_path):
         return load_space(p)
 
     ok = space(head + 'network = "unet-nuclei"\n' + nas + hw + bw)
-    assert b(ok, [{}]).feasible.tolist() == [True]        # a single family, unprefixed params
+    assert b(ok, [{"f0_filters": 16}]).feasible.tolist() == [True]        # a single family, unprefixed params
     with pytest.raises(ValueError, match="workload .* or a network family .* got 'foo'"):
-        b(space(head + 'network = "foo"\n' + nas + hw + bw), [{}])
+        b(space(head + 'network = "foo"\n' + nas + hw + bw), [{"f0_filters": 16}])
     with pytest.raises(ValueError, match=r"sub-accelerator a0 needs parameters \['a0_bw_gbps'\]"):
-        b(space(head + 'network = "unet-nuclei"\n' + nas + hw), [{}])
+        b(space(head + 'network = "unet-nuclei"\n' + nas + hw), [{"f0_filters": 16}])
     with pytest.raises(ValueError, match="needs sub-accelerator parameters a0_dataflow"):
-        b(space(head + 'network = "unet-nuclei"\n' + nas), [{}])
+        b(space(head + 'network = "unet-nuclei"\n' + nas), [{"f0_filters": 16}])
 
 
 def test_spaces_are_builtin_and_vectorised_matches_one_by_one():
