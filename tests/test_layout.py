@@ -16,6 +16,7 @@ PKG = Path(__file__).resolve().parents[1] / "moo_cosearch"
 
 #: Floors along the data flow; a module may import its own room or lower floors only.
 FLOORS = {"space": 0, "_param": 0, "_toml": 0, "_pymoo": 0, "_version": 0, "data": 0,
+          "_builtins": 0,
           "storage": 0, "networks": 1, "models": 1, "hardware": 2, "surrogate": 3, "accuracy": 4,
           "objectives": 5, "problems": 6, "study": 6, "analysis": 7, "workers": 7, "compare": 8,
           "cli": 9, "": 10}
@@ -234,3 +235,31 @@ def test_import_is_light():
             "'optuna') if m in sys.modules]; print(','.join(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+@pytest.mark.integration
+def test_registries_load_once_for_threads_that_look_together():
+    """Eight threads of a fresh process look at every registry at once: none may see it
+    empty or half-filled while another thread is still importing the built-in modules."""
+    script = textwrap.dedent("""
+        import threading
+        errors = []
+        def look():
+            try:
+                from moo_cosearch.accuracy import list_sources
+                from moo_cosearch.hardware import get_backend
+                from moo_cosearch.networks import get_family
+                from moo_cosearch.samplers import create_sampler
+                get_backend("edge"); get_family("nb201"); create_sampler("tpe")
+                assert "nb201" in list_sources()
+            except Exception as e:
+                errors.append(repr(e))
+        threads = [threading.Thread(target=look) for _ in range(8)]
+        [t.start() for t in threads]; [t.join() for t in threads]
+        print(errors)
+    """)
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=300, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr

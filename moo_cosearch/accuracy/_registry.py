@@ -4,12 +4,12 @@ objective set loads (before any trial runs)."""
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import math
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
+from .._builtins import BuiltinModules
 __all__ = ["AccuracyFn", "AccuracySource", "check_spec", "list_sources", "make_accuracy",
            "register_source"]
 
@@ -43,16 +43,12 @@ BUILTIN_MODULES = ("table", "_user", "training", "fidelity", "multitask", "proxi
                    "predictor")
 
 _SOURCES: dict[str, AccuracySource] = {}
-_loaded = False
+_BUILTINS = BuiltinModules(__package__, BUILTIN_MODULES)
 
 
 def _sources() -> dict[str, AccuracySource]:
     """The registry, after the built-in modules registered themselves (once)."""
-    global _loaded
-    if not _loaded:
-        _loaded = True
-        for module in BUILTIN_MODULES:
-            importlib.import_module(f"{__package__}.{module}")
+    _BUILTINS.load()
     return _SOURCES
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import Callable
 
+from .._builtins import BuiltinModules
 from ._base import CostBackend
 
 __all__ = ["backend_metrics", "get_backend", "list_backends", "register_backend",
@@ -16,16 +16,12 @@ BUILTIN_MODULES = ("edge", "dataflow", "dpu", "eyeriss", "fpga", "hetero", "mult
                    "zigzag")
 
 _BACKENDS: dict[str, Callable[[], CostBackend]] = {}
-_loaded = False
+_BUILTINS = BuiltinModules(__package__, BUILTIN_MODULES)
 
 
 def _backends() -> dict[str, Callable[[], CostBackend]]:
     """The registry, after the built-in modules registered themselves (once)."""
-    global _loaded
-    if not _loaded:
-        _loaded = True
-        for module in BUILTIN_MODULES:
-            importlib.import_module(f"{__package__}.{module}")
+    _BUILTINS.load()
     return _BACKENDS
 #: prefix → factory(rest of the name): e.g. ``surrogate:PATH`` → a saved MLP surrogate.
 _PREFIXES: dict[str, Callable[[str], CostBackend]] = {}

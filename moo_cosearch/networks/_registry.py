@@ -8,13 +8,13 @@ Everything downstream (cost models, surrogates, accuracy sources) asks by family
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
+from .._builtins import BuiltinModules
 from .layers import Layer, layer_matrix
 
 __all__ = ["Family", "build_network", "get_family", "layers_of_key", "list_families",
@@ -52,16 +52,12 @@ class Family:
 BUILTIN_MODULES = ("mbconv", "nb201", "fpga", "nasaic", "anb")
 
 _FAMILIES: dict[str, Family] = {}
-_loaded = False
+_BUILTINS = BuiltinModules(__package__, BUILTIN_MODULES)
 
 
 def _families() -> dict[str, Family]:
     """The registry, after the built-in modules registered themselves (once)."""
-    global _loaded
-    if not _loaded:
-        _loaded = True
-        for module in BUILTIN_MODULES:
-            importlib.import_module(f"{__package__}.{module}")
+    _BUILTINS.load()
     return _FAMILIES
 
 

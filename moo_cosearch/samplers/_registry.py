@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import inspect
 import math
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
@@ -150,17 +151,23 @@ def register_sampler(name: str, factory: SamplerFactory, description: str = "",
 #: registry: Optuna's own, then one sub-package per family of ours.
 FAMILIES = ("_builtin", "_qehvi", "_rl", "_edd", "_phase", "_pymoo", "_peers")
 _loaded = False
+_load_lock = threading.RLock()     # re-entrant: a family may look while it registers
 
 
 def _registry() -> dict[str, _Entry]:
-    """The registry, after the families registered themselves (once)."""
+    """The registry, after the families registered themselves (once; a thread that looks
+    while another is still importing them waits, instead of seeing a partial registry).
+    The same loader as ``moo_cosearch._builtins``, kept here: samplers import nothing of the
+    package."""
     global _loaded
     if not _loaded:
-        _loaded = True
-        import importlib
+        with _load_lock:
+            if not _loaded:
+                import importlib
 
-        for module in FAMILIES:
-            importlib.import_module(f"{__package__}.{module}")
+                for module in FAMILIES:
+                    importlib.import_module(f"{__package__}.{module}")
+                _loaded = True
     return _REGISTRY
 
 
