@@ -6,7 +6,7 @@ system attributes and find the trial's row, which Optuna's public API does not o
 ``Study.system_attrs``, ``Study.set_system_attr`` and ``Trial.set_system_attr`` were removed
 (Optuna 4/5). Optuna's own samplers reach the storage directly for this
 (``optuna/samplers/_ga/_base.py``, ``nsgaii/_sampler.py``, ``_tpe/sampler.py``); so do we, here
-only, each call with the reason no public API serves. ``tests/test_optuna_seam.py`` fails on a
+only, each call with the reason no public API serves. ``tests/samplers/test_optuna_seam.py`` fails on a
 use of Optuna's private names anywhere else in the package.
 
 The storage methods called (``set_trial_system_attr``, ``get_study_system_attrs``, ...) are

@@ -20,7 +20,7 @@ from moo_cosearch.networks.nb201 import arch_codes, arch_ops
 from moo_cosearch.space import JointSpace
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 SHARED = Path("/work/shared/data")
 OBJ = "nb201-cifar100-device-latency"
 

@@ -16,7 +16,7 @@ from moo_cosearch.networks import Layer, layer_matrix, matrix_of_key, stack_laye
 from moo_cosearch.networks.nb201 import OPS, nb201
 from moo_cosearch.space import load_space
 
-README = Path(__file__).resolve().parents[1] / "moo_cosearch" / "hardware" / "README.md"
+README = Path(__file__).resolve().parents[2] / "moo_cosearch" / "hardware" / "README.md"
 CONV = Layer("conv", 16, 32, 8, 8, 8, 8, kernel=3)   # 4,608 weights, 1,024 B in, 2,048 B out
 
 

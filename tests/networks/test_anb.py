@@ -13,7 +13,7 @@ from moo_cosearch.networks import build_network, network_matrix, summarize
 from moo_cosearch.networks.anb import EFFNET_B0, anb_mnas, thop_counts
 from moo_cosearch.networks.layers import layer_matrix
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "accel_nasbench_mnas.csv"
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "accel_nasbench_mnas.csv"
 FIELDS = {"e": "expansion", "k": "kernel", "l": "layers", "se": "se"}
 
 

@@ -37,7 +37,7 @@ choices = [1, 2, 4]
 {param}
 '''
 
-_EDGE = (Path(__file__).parents[1] / "spaces" / "nb201-edge.toml").read_text()
+_EDGE = (Path(__file__).parents[2] / "spaces" / "nb201-edge.toml").read_text()
 
 # (id, space TOML text, expected fragment of the one-line error)
 SPACES = [
@@ -400,7 +400,7 @@ def test_names_with_paths_stay_in_the_runs_folder(tmp_path, monkeypatch, capsys)
     work = tmp_path / "a" / "b" / "c" / "work"       # ../../../ still lands in tmp_path
     work.mkdir(parents=True)
     monkeypatch.chdir(work)
-    text = (Path(__file__).parents[1] / "spaces" / "nb201-edge.toml").read_text()
+    text = (Path(__file__).parents[2] / "spaces" / "nb201-edge.toml").read_text()
     space = work / "evil.toml"
     space.write_text(text.replace('name = "nb201-edge"', 'name = "../../../evil"', 1))
     assert main(["run", "--space", str(space), "--objectives", "nb201-cifar10-energy",

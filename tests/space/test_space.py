@@ -701,7 +701,7 @@ def test_old_bandwidth_name_still_loads_with_a_deprecation(tmp_path):
     file or a design with the old name loads, warns, and prices the same."""
     from moo_cosearch import get_backend
 
-    new = (Path(__file__).resolve().parents[1] / "spaces" / "nb201-edge.toml").read_text()
+    new = (Path(__file__).resolve().parents[2] / "spaces" / "nb201-edge.toml").read_text()
     old = new.replace('name = "io_bandwidth_gbyte_s"', 'name = "io_bandwidth_gbps"')
     assert old != new
     path = tmp_path / "old.toml"

@@ -18,8 +18,8 @@ from moo_cosearch.hardware import CostBackend, CostResult, get_backend
 from moo_cosearch.hardware.edge import BASELINE, edge_area_mm2
 from moo_cosearch.objectives import ObjectivesError, ObjectiveSet
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "nb201_accuracy.csv"
-PKG = Path(__file__).resolve().parents[1] / "moo_cosearch" / "data" / "nb201_accuracy.csv.gz"
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "nb201_accuracy.csv"
+PKG = Path(__file__).resolve().parents[2] / "moo_cosearch" / "data" / "nb201_accuracy.csv.gz"
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 

@@ -14,7 +14,7 @@ from moo_cosearch import analysis, create_study, load_space, make_objective
 from moo_cosearch.analysis import is_feasible, pareto_trials
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 OBJ = "nb201-cifar10-latency-area"
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import optuna
 
-PKG = Path(__file__).resolve().parents[1] / "moo_cosearch"
+PKG = Path(__file__).resolve().parents[2] / "moo_cosearch"
 SEAM = PKG / "samplers" / "seam.py"
 OPTUNA = Path(optuna.__file__).parent
 #: Where the Optuna objects a sampler is handed are defined.
