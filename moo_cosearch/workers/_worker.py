@@ -229,6 +229,26 @@ def budget_state(study: "optuna.Study") -> tuple[int, list[int]]:
     return sum(spends_budget(t) for t in trials) - len(running), running
 
 
+def _fail_never_begun(study: "optuna.Study", grace_s: float) -> bool:
+    """Fail the RUNNING trials that a worker asked and then died before even its first
+    heartbeat: no parameter and no attribute after ``grace_s`` (our workers beat and tag a
+    trial within milliseconds of asking for it), so they never go stale by heartbeat.
+    Whether any was failed."""
+    from datetime import datetime
+
+    from optuna.trial import TrialState
+
+    from ..samplers.seam import fail_trial
+
+    now = datetime.now()
+    failed = False
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if (not t.params and not t.user_attrs and t.datetime_start is not None
+                and (now - t.datetime_start).total_seconds() > grace_s):
+            failed |= bool(fail_trial(study, t))
+    return failed
+
+
 def _finish_budget(study: "optuna.Study", budget: int, gate: Gate,
                    run: Callable[[], None]) -> None:
     """Run until ``budget`` trials are evaluated, not merely begun: a RUNNING trial holds a
@@ -260,6 +280,8 @@ def _finish_budget(study: "optuna.Study", budget: int, gate: Gate,
             return
         if (done, running) != seen:
             seen, since = (done, running), time.monotonic()
+        elif _fail_never_begun(study, 2 * interval):
+            continue                   # a worker killed between ask and its first beat
         elif time.monotonic() - since > PATIENCE_GRACES * 2 * interval:
             return                     # no progress: a trial that never beat (the caller says)
         if not said:

@@ -90,3 +90,24 @@ def test_batch_trials_get_heartbeats(tmp_path):
             "SELECT t.number FROM trial_heartbeats h JOIN trials t USING (trial_id)")}
     con.close()
     assert evaluated and evaluated <= beating, (evaluated, beating)
+
+
+def test_a_trial_asked_by_a_worker_killed_before_its_first_beat_is_failed(tmp_path):
+    """A batch worker killed between study.ask and the first heartbeat leaves a RUNNING trial
+    with nothing on it that never goes stale: past the grace it is failed (and retried);
+    a trial with parameters or attributes is a live worker's and stays RUNNING."""
+    import optuna
+
+    from moo_cosearch.workers._worker import _fail_never_begun
+
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path}/s.db")
+    bare = study.ask()
+    live = study.ask()
+    live.suggest_int("x", 0, 3)
+    tagged = study.ask()
+    tagged.set_user_attr("run_tag", "w1")
+    assert not _fail_never_begun(study, grace_s=3600)             # not past the grace yet
+    assert _fail_never_begun(study, grace_s=0)
+    states = {t.number: t.state.name for t in study.get_trials()}
+    assert states == {bare.number: "FAIL", live.number: "RUNNING", tagged.number: "RUNNING"}
+    assert not _fail_never_begun(study, grace_s=0)                # nothing left to fail
