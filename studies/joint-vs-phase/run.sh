@@ -13,3 +13,7 @@ moo-cosearch compare --objectives nb201-accuracy-latency.toml \
     --seeds 10 --trials 300 --workers "${WORKERS:-1}" --out nb201-edge
 moo-cosearch compare --objectives mbv2-proxy-latency.toml --samplers tpe,phase,fixed-hw,hw-then-nas \
     --seeds 10 --trials 200 --workers "${WORKERS:-1}" --out nahas-mbv2-edge
+# The MBConv space with real ImageNet accuracy (Accel-NASBench GP predictor, issue 24).
+moo-cosearch compare --objectives anb-mnas-top1-latency-area \
+    --samplers tpe,random,phase,fixed-hw,hw-then-nas \
+    --seeds 10 --trials 150 --workers "${WORKERS:-1}" --out anb-mnas-edge
