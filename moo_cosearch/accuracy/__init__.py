@@ -10,9 +10,9 @@ registry); objective sets then name it as ``accuracy = {source = "...", ...}`` a
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from .._lazy import lazy_getattr
 from ._cache import NETWORK_ATTR, CachedAccuracy
 from ._registry import (DEFAULT_RANGE, AccuracyFn, AccuracySource, accuracy_range, check_spec,
                         list_sources, make_accuracy, register_source)
@@ -36,8 +36,4 @@ __all__ = ["DEFAULT_RANGE", "NETWORK_ATTR", "AccuracyFn", "AccuracySource", "Cac
            "list_sources", "make_accuracy", "proxy_scores", "register_source"]
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{home}"), name)
+__getattr__ = lazy_getattr(__name__, _HOMES)

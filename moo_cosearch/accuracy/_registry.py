@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from .._builtins import BuiltinModules
+from .._lazy import BuiltinModules
 __all__ = ["AccuracyFn", "AccuracySource", "check_spec", "list_sources", "make_accuracy",
            "register_source"]
 

@@ -11,9 +11,9 @@ with :func:`register_backend_prefix`. Conventions of every backend: ``hardware/R
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from .._lazy import lazy_getattr
 from ._base import CostBackend, require_params
 from ._registry import (backend_metrics, get_backend, list_backends, register_backend,
                         register_backend_prefix)
@@ -30,8 +30,4 @@ __all__ = ["COST_FIELDS", "CostBackend", "CostResult", "EdgeBackend", "TableBack
            "register_backend", "register_backend_prefix", "require_params"]
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{home}"), name)
+__getattr__ = lazy_getattr(__name__, _HOMES)

@@ -9,7 +9,7 @@ from ._result import COST_FIELDS, CostResult
 if TYPE_CHECKING:
     from ..space import JointSpace
 
-__all__ = ["CostBackend", "require_params"]
+__all__ = ["CostBackend", "per_design", "require_params"]
 
 
 class CostBackend:
@@ -41,3 +41,26 @@ def require_params(backend: str, space: "JointSpace", names: Sequence[str],
     if missing:
         raise ValueError(f"the {backend} backend needs {what} {missing} that space "
                          f"{space.name!r} does not have")
+
+
+def per_design(backend: str, names: Sequence[str], hw: Mapping[str, Any],
+               n: int) -> dict[str, Any]:
+    """Each of ``names`` from ``hw`` (a scalar, or one value per design) as an ``(n, 1)`` float
+    array, for backends vectorised over designs and layers.
+
+    Raises:
+        ValueError: a missing parameter, or one that is not positive and finite (naming it).
+    """
+    import numpy as np
+
+    missing = [k for k in names if k not in hw]
+    if missing:
+        raise ValueError(f"missing {backend} hardware parameter(s): {', '.join(missing)}")
+    out = {}
+    for k in names:
+        a = np.asarray(hw[k], dtype=np.float64)
+        if a.ndim > 1 or not np.all(np.isfinite(a) & (a > 0)):
+            raise ValueError(f"{backend} hardware parameter {k!r} must be positive and finite "
+                             f"(a scalar or one per design), got {hw[k]!r}")
+        out[k] = np.broadcast_to(a, (n,))[:, None]
+    return out

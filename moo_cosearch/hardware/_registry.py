@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .._builtins import BuiltinModules
+from .._lazy import BuiltinModules
 from ._base import CostBackend
 
 __all__ = ["backend_metrics", "get_backend", "list_backends", "register_backend",

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 import numpy as np
 
 from ..networks import LAYER_KINDS, LayerBatch, matrix_of_key, nas_key, stack_matrices
-from ._base import CostBackend, require_params
+from ._base import CostBackend, per_design, require_params
 from ._registry import register_backend
 from ._result import CostResult
 
@@ -75,16 +75,7 @@ def dpu_cost(layers: LayerBatch, hw: Mapping[str, Any], *, per_layer: bool = Fal
         ValueError: a missing, non-numeric or non-positive parameter.
     """
     n = layers.shape[0]
-    missing = [k for k in DPU_PARAMS if k not in hw]
-    if missing:
-        raise ValueError(f"missing fpga-dpu hardware parameter(s): {', '.join(missing)}")
-    h = {}
-    for k in DPU_PARAMS:
-        a = np.asarray(hw[k], dtype=np.float64)
-        if a.ndim > 1 or not np.all(np.isfinite(a) & (a > 0)):
-            raise ValueError(f"fpga-dpu parameter {k!r} must be positive and finite (a scalar "
-                             f"or one per design), got {hw[k]!r}")
-        h[k] = np.broadcast_to(a, (n,))[:, None]
+    h = per_design("fpga-dpu", DPU_PARAMS, hw, n)
     f = {k: getattr(layers, k).astype(np.float64) for k in (
         "in_ch", "out_ch", "out_h", "out_w", "kernel", "macs", "vector_ops", "input_bytes",
         "output_bytes", "weight_bytes")}

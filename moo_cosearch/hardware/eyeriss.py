@@ -55,7 +55,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 import numpy as np
 
 from ..networks import LAYER_KINDS, LayerBatch, nas_key, matrix_of_key, stack_matrices
-from ._base import CostBackend, require_params
+from ._base import CostBackend, per_design, require_params
 from ._registry import register_backend
 from ._result import CostResult
 
@@ -83,20 +83,6 @@ def _cdiv(a: Any, b: Any) -> np.ndarray:
     return np.ceil(a / b)
 
 
-def _hw(hw: Mapping[str, Any], n: int) -> dict[str, np.ndarray]:
-    missing = [k for k in EYERISS_PARAMS if k not in hw]
-    if missing:
-        raise ValueError(f"missing eyeriss hardware parameter(s): {', '.join(missing)}")
-    out = {}
-    for k in EYERISS_PARAMS:
-        a = np.asarray(hw[k], dtype=np.float64)
-        if a.ndim > 1 or not np.all(np.isfinite(a) & (a > 0)):
-            raise ValueError(f"eyeriss hardware parameter {k!r} must be positive and finite "
-                             f"(a scalar or one per design), got {hw[k]!r}")
-        out[k] = np.broadcast_to(a, (n,))[:, None]
-    return out
-
-
 def eyeriss_cost(layers: LayerBatch, hw: Mapping[str, Any], *, pool_lowering: str = "dense",
                  per_layer: bool = False) -> CostResult:
     """Latency and feasibility of n (network, Eyeriss-like accelerator) designs.
@@ -119,7 +105,7 @@ def eyeriss_cost(layers: LayerBatch, hw: Mapping[str, Any], *, pool_lowering: st
         raise ValueError(f"pool_lowering must be one of {list(POOL_LOWERINGS)}, "
                          f"got {pool_lowering!r}")
     n, n_layers = layers.shape
-    h = _hw(hw, n)
+    h = per_design("eyeriss", EYERISS_PARAMS, hw, n)
     f = {k: getattr(layers, k).astype(np.float64) for k in (
         "in_ch", "out_ch", "in_h", "in_w", "out_h", "out_w", "kernel", "groups")}
     kind, valid = layers.kind, layers.valid

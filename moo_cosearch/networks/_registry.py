@@ -14,7 +14,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from .._builtins import BuiltinModules
+from .._lazy import BuiltinModules
 from .layers import Layer, layer_matrix
 
 __all__ = ["Family", "build_network", "get_family", "layers_of_key", "list_families",

@@ -157,7 +157,7 @@ _load_lock = threading.RLock()     # re-entrant: a family may look while it regi
 def _registry() -> dict[str, _Entry]:
     """The registry, after the families registered themselves (once; a thread that looks
     while another is still importing them waits, instead of seeing a partial registry).
-    The same loader as ``moo_cosearch._builtins``, kept here: samplers import nothing of the
+    The same loader as ``moo_cosearch._lazy``, kept here: samplers import nothing of the
     package."""
     global _loaded
     if not _loaded:

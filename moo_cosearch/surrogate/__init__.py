@@ -11,9 +11,9 @@ the names below load their modules (torch among them) on first use.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from .._lazy import lazy_getattr
 from ._backend import SurrogateBackend
 from . import _measured  # noqa: E402,F401  registers the anb-zcu102 / anb-vck190 backends (light)
 
@@ -39,10 +39,4 @@ _HOMES = {"DevicePredictor": "_device", "fit_device_predictor": "_device",
 __all__ = sorted([*_HOMES, "SurrogateBackend"])
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _HOMES)

@@ -1,11 +1,27 @@
-"""Loading a registry's built-in modules on the first look at it, once, from any thread."""
+"""Loading on first use: a registry's built-in modules on the first look at it (once, from any
+thread), and a package face's names from the modules that define them."""
 
 from __future__ import annotations
 
 import importlib
 import threading
+from typing import Any, Callable, Mapping
 
-__all__ = ["BuiltinModules"]
+__all__ = ["BuiltinModules", "lazy_getattr"]
+
+
+def lazy_getattr(package: str, homes: Mapping[str, str]) -> Callable[[str], Any]:
+    """A module ``__getattr__`` for ``package``'s face: each name of ``homes`` (name -> the
+    package's module defining it) is imported on first use, so importing the face stays light;
+    other names raise ``AttributeError`` as usual."""
+
+    def __getattr__(name: str) -> Any:
+        home = homes.get(name)
+        if home is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        return getattr(importlib.import_module(f"{package}.{home}"), name)
+
+    return __getattr__
 
 
 class BuiltinModules:
