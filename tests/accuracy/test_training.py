@@ -134,6 +134,7 @@ def test_median_pruner_stops_poor_cells_in_a_real_study(tmp_path):
     assert src.epochs_spent == sum(len(t.intermediate_values) for t in study.trials) < 15
 
 
+@pytest.mark.slow
 def test_image_folder_and_dataset_function(tmp_path, monkeypatch):
     from PIL import Image
 

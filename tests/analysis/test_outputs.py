@@ -64,6 +64,7 @@ def figures(monkeypatch):
 
 # ---- 1. objective names reach Optuna ----------------------------------------------------------
 
+@pytest.mark.slow
 def test_metric_names_reach_optuna_on_create_and_resume(tmp_path, space):
     url = f"sqlite:///{tmp_path}/s.db"
     study = create_study(space, OBJ, sampler="random", storage=url, study_name="a")
@@ -113,6 +114,7 @@ def _get(app, path: str) -> dict:
     return json.loads(body)
 
 
+@pytest.mark.slow
 def test_dashboard_shows_infeasible_designs_as_infeasible_and_never_best(tmp_path, space):
     pytest.importorskip("optuna_dashboard")
     dashboard_app = analysis.dashboard_app
@@ -172,6 +174,7 @@ def test_dashboard_command_and_lazy_import():
 
 # ---- 3. the terminal report -------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_report_prints_every_column_within_the_width(run, space, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("COLUMNS", "100")   # the terminal's width
     written = write_report(run, load_objectives(OBJ), tmp_path)
@@ -190,6 +193,7 @@ def test_report_prints_every_column_within_the_width(run, space, tmp_path, capsy
     assert header[5:] == [p.name for p in space.params if not p.fixed]
 
 
+@pytest.mark.slow
 def test_report_says_when_it_shows_fewer_rows(run, tmp_path, capsys):
     write_report(run, load_objectives(OBJ), tmp_path, max_rows=1)
     text = capsys.readouterr().out
@@ -233,6 +237,7 @@ def test_single_objective_report_prints_the_best_design(reward_run, tmp_path, ca
 
 # ---- 4. figures -------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_pareto_front_keeps_unevaluated_designs_off_the_accuracy_axis(run, tmp_path, figures):
     analysis.plot_pareto_front(run, tmp_path / "p.png", NAMES)
     fig, = figures

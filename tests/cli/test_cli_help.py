@@ -94,6 +94,7 @@ def _backends_output(capsys) -> dict[str, str]:
     return {k: " ".join(v.split()) for k, v in blocks.items()}
 
 
+@pytest.mark.slow
 def test_backends_lists_metrics_and_fitting_spaces(capsys):
     out = _backends_output(capsys)
     assert set(list_backends()) | {"surrogate:PATH"} <= set(out)

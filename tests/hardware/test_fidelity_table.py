@@ -124,6 +124,7 @@ def full(tmp_path_factory):
                                    reduction_factor=3),
     optuna.pruners.MedianPruner(n_startup_trials=5),
 ], ids=["successive-halving", "hyperband", "median"])
+@pytest.mark.slow
 def test_pruners_promote_the_promising_and_save_epochs(tmp_path, full, pruner):
     study, src = _run(tmp_path, pruner)
     done, pruned = _split(study)
@@ -153,6 +154,7 @@ def test_pruners_promote_the_promising_and_save_epochs(tmp_path, full, pruner):
     assert max(t.value for t in done) >= best_full - 1.0
 
 
+@pytest.mark.slow
 def test_tpe_study_built_from_the_objective_set_spec(tmp_path):
     """The registered name in an objective set; TPE learns from pruned trials without error."""
     assert make_accuracy({"source": "nb201-mf", "dataset": "cifar100"}).high \

@@ -66,6 +66,7 @@ def test_check_options_accepts_what_the_constructor_takes():
     assert create_sampler("nsga2", seed=0, population_size=20)._population_size == 20
 
 
+@pytest.mark.slow
 def test_names_never_leave_the_runs_folder(tmp_path, monkeypatch):
     from moo_cosearch.cli import safe_file_name
 

@@ -73,6 +73,7 @@ def same(a, b) -> bool:
             and all(close(a.attrs[k], b.attrs[k]) for k in a.attrs))
 
 
+@pytest.mark.slow
 def test_values_and_constraints_equal_objective_evaluate(designs):
     problem = make_problem(SPACE, OBJS)
     objective = make_objective(SPACE, OBJS)
@@ -94,6 +95,7 @@ def test_values_and_constraints_equal_objective_evaluate(designs):
     assert objective.skipped == problem.objective.skipped == pruned
 
 
+@pytest.mark.slow
 def test_pruned_designs_get_no_accuracy_evaluation(designs):
     acc = CountingAccuracy()
     problem = make_problem(SPACE, OBJS, accuracy=acc)

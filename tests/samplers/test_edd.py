@@ -205,6 +205,7 @@ def test_temperature_anneals_with_finished_trials():
     assert s.temperature(50) == s.temperature(500) == pytest.approx(0.25)
 
 
+@pytest.mark.slow
 def test_descent_finds_the_predictors_optimum_and_sampling_follows_tau():
     """An additive function learned by the ensemble, then descended through Gumbel-softmax:
     the argmax of the logits is the optimum, and a low temperature samples it."""
@@ -388,6 +389,7 @@ def test_relaxed_cost_in_its_own_parameter_order():
     assert (late == decoy).mean() > 0.8                  # the decoy, not the real target
 
 
+@pytest.mark.slow
 def test_relaxed_cost_names_must_be_study_metrics():
     sampler = EDDSampler(seed=0, n_startup_trials=2, relaxed_cost=lambda p: {},
                          relaxed_objectives=["latency"])
@@ -397,6 +399,7 @@ def test_relaxed_cost_names_must_be_study_metrics():
         study.optimize(mismatches(0), n_trials=4, catch=())
 
 
+@pytest.mark.slow
 def test_surrogate_features_plug_in_with_the_space_order(tmp_path):
     """``Surrogate.predict_relaxed`` takes its probabilities in the space's parameter order
     (``schema.params``) and checks each matrix's width; a relaxed cost on the same features,
@@ -460,6 +463,7 @@ def test_cli_run_and_resume(tmp_path, capsys):
     assert phases == ["startup"] * 2 + ["model"] * 7
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("space, objectives", [("nahas-mbv2-edge", "cost-only"),
                                                ("nb201-edge", "nb201-nahas-reward-hard")])
 def test_other_spaces_and_objective_sets(space, objectives, tmp_path):

@@ -15,6 +15,7 @@ import ast
 from pathlib import Path
 
 import optuna
+import pytest
 
 PKG = Path(__file__).resolve().parents[2] / "moo_cosearch"
 SEAM = PKG / "samplers" / "seam.py"
@@ -83,6 +84,7 @@ def private_uses(path: Path, private: set[str]) -> list[str]:
     return found
 
 
+@pytest.mark.slow
 def test_optuna_private_api_is_used_in_the_seam_only():
     private = optuna_private_names()
     outside = [f"{p.relative_to(PKG)}: {use}" for p in sorted(PKG.rglob("*.py")) if p != SEAM
@@ -92,6 +94,7 @@ def test_optuna_private_api_is_used_in_the_seam_only():
                            + "\n".join(outside))
 
 
+@pytest.mark.slow
 def test_the_seam_is_where_the_private_uses_are():
     """The scan sees the seam's own uses (it is not blind to the attributes it looks for)."""
     uses = "\n".join(private_uses(SEAM, optuna_private_names()))
@@ -99,6 +102,7 @@ def test_the_seam_is_where_the_private_uses_are():
         assert attr in uses, attr
 
 
+@pytest.mark.slow
 def test_the_check_flags_planted_uses(tmp_path):
     planted = tmp_path / "planted.py"
     planted.write_text(

@@ -144,6 +144,7 @@ def test_share_zero_searches_the_hardware_of_the_baseline_network_from_the_start
     assert {t.system_attrs[PHASE_KEY] for t in study.trials} == {2}
 
 
+@pytest.mark.slow
 def test_same_seed_same_trials():
     for name, opts in (("phase", {"budget": 20}), ("hw-then-nas", {"budget": 20}),
                        ("fixed-hw", {})):
@@ -342,6 +343,7 @@ def test_resume_mid_phase_continues_the_split(tmp_path):
     ("phase", BASE),                                          # no group at its optimum
     ("hw-then-nas", BASE),
 ])
+@pytest.mark.slow
 def test_beats_random_where_its_phases_reach_the_optimum(name, baseline):
     """Separable problem (5 + 5 parameters, 5 choices, optimum 0): the best phase-1 design is
     the optimal part of its group, so phase 2 can reach the optimum. Medians of 3 seeds."""

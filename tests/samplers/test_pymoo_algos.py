@@ -229,6 +229,7 @@ def _replayed_offspring_match(study: optuna.Study, algo: str, pop: int) -> tuple
 
 
 @pytest.mark.parametrize("algo", ["nsga2", "moead"])
+@pytest.mark.slow
 def test_workers_with_other_seeds_share_one_offspring_list(algo):
     """Two workers (own seeds, one storage) ask four trials at a time, so slots run past the
     population while trials are pending: no slot of a generation is taken twice, and every

@@ -366,6 +366,7 @@ def nb201_study():
     return space, study
 
 
+@pytest.mark.slow
 def test_categorical_joint_space_proposes_new_designs(nb201_study):
     space, study = nb201_study
     trials = study.trials
@@ -411,6 +412,7 @@ def test_ordered_none_infers_an_ordinal_numeric_categorical():
     assert _block(small(ordered={"z": False}), "x").kind == "ordinal"
 
 
+@pytest.mark.slow
 def test_ordered_flags_reach_the_model_encoding(monkeypatch):
     """Through a whole study: the encoder the sampler proposes with has x one-hot."""
     encoders = []
@@ -477,6 +479,7 @@ def test_reference_point_keeps_a_margin_with_one_feasible_point():
     np.testing.assert_allclose(ref, [1.0 - 0.4, 2.0 - 0.2])
 
 
+@pytest.mark.slow
 def test_user_reference_point_in_the_objectives_directions():
     sampler = QEHVISampler(reference_point=[0.0, 0.2])  # maximise accuracy, minimise latency
     study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
@@ -584,6 +587,7 @@ def test_running_trials_are_not_proposed_again(noisy):
         study.tell(t, _tiny_values(t.params))
 
 
+@pytest.mark.slow
 def test_running_trials_of_another_worker_on_sqlite_are_pending(tmp_path):
     """Two workers, each with its own storage object (optuna's cached RDB storage) and the same
     seed: the second sees the first's RUNNING trial and its proposal, so it proposes another
@@ -614,6 +618,7 @@ def test_running_trials_of_another_worker_on_sqlite_are_pending(tmp_path):
     assert first.params != second.params
 
 
+@pytest.mark.slow
 def test_evaluated_designs_are_not_proposed_again():
     """A 9-design space is exhausted in 9 trials: the pool never offers an evaluated design."""
     study = optuna.create_study(directions=["minimize", "minimize"],
@@ -760,6 +765,7 @@ def test_prescreen_is_honoured_with_float_parameters():
 
 
 # ---- 11. reseed_rng and the registry ---------------------------------------------------------
+@pytest.mark.slow
 def test_reseed_rng_keeps_working():
     sampler = small(seed=0, n_startup_trials=3)
     study = optuna.create_study(directions=["minimize", "minimize"], sampler=sampler)

@@ -166,6 +166,7 @@ def _params(name: str, seed: int, n: int = 24, **kw) -> list[dict]:
     return [t.params for t in study.trials]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["reinforce", "ppo"])
 def test_same_seed_same_trials_other_seed_other_trials(name):
     assert _params(name, 3) == _params(name, 3)

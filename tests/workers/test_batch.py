@@ -92,6 +92,7 @@ def test_batch_trials_get_heartbeats(tmp_path):
     assert evaluated and evaluated <= beating, (evaluated, beating)
 
 
+@pytest.mark.slow
 def test_a_trial_asked_by_a_worker_killed_before_its_first_beat_is_failed(tmp_path):
     """A batch worker killed between study.ask and the first heartbeat leaves a RUNNING trial
     with nothing on it that never goes stale: past the grace it is failed (and retried);
