@@ -17,7 +17,7 @@ from ._run import DECISION_ATTR, ELAPSED_ATTR
 from ._provenance import provenance
 from ._stats import (ADJUSTMENT, MIN_SEEDS, aggregate, budget_trials, combined_front, ecdf,
                      evaluations_to_target, pairwise_tests, run_metrics, time_curve)
-from ._text import fmt, markdown, print_table, reference_text
+from ._text import markdown, print_table, reference_text
 from ..analysis import is_feasible, reference_point
 
 if TYPE_CHECKING:
