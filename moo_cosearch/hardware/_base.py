@@ -9,7 +9,7 @@ from ._result import COST_FIELDS, CostResult
 if TYPE_CHECKING:
     from ..space import JointSpace
 
-__all__ = ["CostBackend", "per_design", "require_params"]
+__all__ = ["CostBackend", "design_arrays", "per_design", "require_network", "require_params"]
 
 
 class CostBackend:
@@ -64,3 +64,30 @@ def per_design(backend: str, names: Sequence[str], hw: Mapping[str, Any],
                              f"(a scalar or one per design), got {hw[k]!r}")
         out[k] = np.broadcast_to(a, (n,))[:, None]
     return out
+
+
+
+def require_network(backend: str, space: "JointSpace", params: Sequence[str]) -> None:
+    """ValueError unless ``space`` names a network family and has every one of ``params``."""
+    if space.network is None:
+        raise ValueError(f"space {space.name!r} declares no network family; the {backend} "
+                         "backend needs one")
+    require_params(backend, space, params, "accelerator parameters")
+
+
+def design_arrays(space: "JointSpace", designs: Sequence[Mapping[str, Any]],
+                  params: Sequence[str], layers: bool = True
+                  ) -> tuple[list[dict[str, Any]], Any, dict[str, Any]]:
+    """The inputs of a backend vectorised over designs (after :func:`require_network`): the
+    validated designs, the stacked layer matrices of their networks (cached per network;
+    ``None`` when ``layers`` is False) and each parameter of ``params`` as an array over the
+    designs. Raises ValueError on an invalid design."""
+    import numpy as np
+
+    from ..networks import network_matrix, stack_matrices
+
+    designs = [space.validate(d) for d in designs]
+    hw = {p: np.array([float(d[p]) for d in designs]) for p in params}
+    stacked = stack_matrices([network_matrix(space.network, d) for d in designs]) \
+        if layers else None
+    return designs, stacked, hw

@@ -38,8 +38,8 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
-from ..networks import LAYER_KINDS, LayerBatch, matrix_of_key, nas_key, stack_matrices
-from ._base import CostBackend, per_design, require_params
+from ..networks import LAYER_KINDS, LayerBatch
+from ._base import CostBackend, design_arrays, per_design, require_network
 from ._registry import register_backend
 from ._result import CostResult
 
@@ -117,15 +117,9 @@ class DpuBackend(CostBackend):
                                 "utilization")
 
     def evaluate(self, space: "JointSpace", designs: Sequence[Mapping[str, Any]]) -> CostResult:
-        if space.network is None:
-            raise ValueError(f"space {space.name!r} declares no network family; the fpga-dpu "
-                             "backend needs one")
-        require_params(self.name, space, DPU_PARAMS, "accelerator parameters")
-        designs = [space.validate(d) for d in designs]
-        hw = {p: np.array([float(d[p]) for d in designs]) for p in DPU_PARAMS}
-        keys = [nas_key(space.network, d) for d in designs]
-        mats = {k: matrix_of_key(k) for k in dict.fromkeys(keys)}
-        return dpu_cost(stack_matrices([mats[k] for k in keys]), hw)
+        require_network(self.name, space, DPU_PARAMS)
+        _, layers, hw = design_arrays(space, designs, DPU_PARAMS)
+        return dpu_cost(layers, hw)
 
 
 register_backend("fpga-dpu", DpuBackend)

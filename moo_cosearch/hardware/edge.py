@@ -64,8 +64,8 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
-from ..networks import LAYER_KINDS, LayerBatch, network_matrix, stack_matrices
-from ._base import CostBackend, require_params
+from ..networks import LAYER_KINDS, LayerBatch
+from ._base import CostBackend, design_arrays, require_network
 from ._registry import register_backend
 from ._result import CostResult
 
@@ -360,21 +360,14 @@ def edge_inputs(backend: str, space: "JointSpace", designs: Sequence[Mapping[str
     the validated designs, the stacked layers of every design's network (``None`` when
     ``layers`` is False) and the accelerator parameters as arrays. Raises ValueError when ``space`` lacks a network or one
     of :data:`EDGE_PARAMS`, or on an invalid design."""
-    if space.network is None:
-        raise ValueError(f"space {space.name!r} declares no network family; the {backend} "
-                         "backend needs one")
-    require_params(backend, space, EDGE_PARAMS, "accelerator parameters")
+    require_network(backend, space, EDGE_PARAMS)
     for name in _COUNTS:
         fractional = [c for c in space[name].choices
                       if isinstance(c, float) and not c.is_integer()]
         if fractional:
             raise ValueError(f"space {space.name!r}: {name} counts hardware units and must take "
                              f"whole values, got {fractional}")
-    designs = [space.validate(d) for d in designs]
-    hw = {p: np.array([float(d[p]) for d in designs]) for p in EDGE_PARAMS}
-    stacked = stack_matrices([network_matrix(space.network, d) for d in designs]) \
-        if layers else None
-    return designs, stacked, hw
+    return design_arrays(space, designs, EDGE_PARAMS, layers)
 
 
 class EdgeBackend(CostBackend):

@@ -54,8 +54,8 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
-from ..networks import LAYER_KINDS, LayerBatch, nas_key, matrix_of_key, stack_matrices
-from ._base import CostBackend, per_design, require_params
+from ..networks import LAYER_KINDS, LayerBatch
+from ._base import CostBackend, design_arrays, per_design, require_network
 from ._registry import register_backend
 from ._result import CostResult
 
@@ -188,22 +188,9 @@ class EyerissBackend(CostBackend):
         self.pool_lowering = pool_lowering
 
     def evaluate(self, space: "JointSpace", designs: Sequence[Mapping[str, Any]]) -> CostResult:
-        if space.network is None:
-            raise ValueError(f"space {space.name!r} declares no network family; the eyeriss "
-                             "backend needs one")
-        require_params(self.name, space, EYERISS_PARAMS, "accelerator parameters")
-        designs = [space.validate(d) for d in designs]
-        hw = {p: np.array([float(d[p]) for d in designs]) for p in EYERISS_PARAMS}
-        keys = [nas_key(space.network, d) for d in designs]
-        uniq = {k: q for q, k in enumerate(dict.fromkeys(keys))}
-        # one matrix per distinct network, gathered per design (cells repeat in big batches)
-        mats = [matrix_of_key(k) for k in uniq]
-        layers = stack_matrices([mats[uniq[k]] for k in keys]) if designs else \
-            stack_matrices([])
+        require_network(self.name, space, EYERISS_PARAMS)
+        _, layers, hw = design_arrays(space, designs, EYERISS_PARAMS)
         return eyeriss_cost(layers, hw, pool_lowering=self.pool_lowering)
-
-    def reference(self, metric: str) -> float:
-        raise ValueError(f"cost backend {self.name!r} has no baseline value for {metric!r}")
 
 
 register_backend("eyeriss", EyerissBackend)
