@@ -19,9 +19,9 @@ backend, source or sampler.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ._lazy import lazy_getattr
 from ._version import __version__
 from . import surrogate  # noqa: F401  registers the "surrogate:PATH" cost backend (light)
 
@@ -52,13 +52,7 @@ _HOMES = {
 __all__ = sorted(_HOMES) + ["__version__"]
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value          # the next look is a plain attribute
-    return value
+__getattr__ = lazy_getattr(__name__, _HOMES)
 
 
 def __dir__() -> list[str]:

@@ -17,9 +17,9 @@ module that calls :func:`register_family`, plus its name in ``_registry.BUILTIN_
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from .._lazy import lazy_getattr
 from ._registry import (Family, build_network, get_family, layers_of_key, list_families,
                         matrix_of_key, nas_key, network_identity, network_matrix,
                         register_family, summarize)
@@ -35,7 +35,6 @@ __all__ = ["Family", "LAYER_KINDS", "Layer", "LayerBatch", "build_network",
            "stack_layers", "stack_matrices", "summarize"]
 
 
-def __getattr__(name: str) -> Any:
-    if name in ("efficientnet_b0", "mobilenetv2"):     # the family module loads on first use
-        return getattr(importlib.import_module(f"{__name__}.mbconv"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+#: The family module loads on first use.
+__getattr__ = lazy_getattr(__name__, {"efficientnet_b0": "mbconv", "mobilenetv2": "mbconv"})
