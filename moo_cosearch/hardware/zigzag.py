@@ -170,6 +170,32 @@ _LAYER_CACHE: "OrderedDict[tuple, tuple[float, float, float, float]]" = OrderedD
 _CACHE_SIZE = 200_000
 
 
+def _tolerate_short_layers() -> None:
+    """Let ZigZag price layers whose operands load in fewer cycles than one period needs.
+
+    ZigZag 3.9's ``CostModelEvaluation.reduce_ordered`` (the overlap of loading with
+    computation at a memory port) reduces each operand's loading cycles ``c`` towards its
+    one-period minimum ``m`` and then asserts ``c >= m``. For layers with almost no computation
+    on an unrolled memory level (global pooling, squeeze-excite and classifier fc layers) ``c``
+    starts below ``m``; the reduction already leaves such an operand untouched
+    (``max(0, c - m)`` is 0), so only the assertion fails and the whole network is lost. The
+    wrapper passes ``min(c, m)`` as the minimum: the same reductions and results wherever the
+    original does not raise, and the unreduced cycles where it would. Installed once, on the
+    first ZigZag run of the process.
+    """
+    from zigzag.cost_model.cost_model import CostModelEvaluation
+
+    original = CostModelEvaluation.reduce_ordered
+    if getattr(original, "_moo_cosearch_tolerant", False):
+        return
+
+    def reduce_ordered(c_list, m_list, s):
+        return original(c_list, [min(c, m) for c, m in zip(c_list, m_list)], s)
+
+    reduce_ordered._moo_cosearch_tolerant = True
+    CostModelEvaluation.reduce_ordered = staticmethod(reduce_ordered)
+
+
 def _shape(ly: Layer) -> tuple:
     return (ly.kind, ly.in_ch, ly.out_ch, ly.in_h, ly.in_w, ly.out_h, ly.out_w, ly.kernel,
             ly.stride, ly.groups)
@@ -192,6 +218,7 @@ def _run_layers(layers: Sequence[Layer], hw: Mapping[str, float], lpf_limit: int
     from zigzag.stages.workload_iterator import WorkloadStage
 
     logging.getLogger("zigzag").setLevel(logging.ERROR)
+    _tolerate_short_layers()
     with tempfile.TemporaryDirectory(prefix="moo_zigzag_") as tmp:
         acc_path = os.path.join(tmp, "acc.yaml")
         map_path = os.path.join(tmp, "mapping.yaml")

@@ -131,3 +131,20 @@ def test_backend_prices_a_batch_one_run_per_accelerator(monkeypatch):
     plain = ZigZagBackend(cache=False)(space, designs)
     assert len(runs) == 1 + len(designs)                            # one run per network
     assert plain.latency_ms == pytest.approx(cached.latency_ms)
+
+
+@needs_zigzag
+def test_layers_with_almost_no_compute_map_instead_of_failing_the_network():
+    # ZigZag 3.9 asserts on this global pool (a squeeze-excite pool of EfficientNet-B0) on this
+    # accelerator: its operands load in fewer cycles than one period's minimum, which its own
+    # reduction already leaves unreduced. The backend keeps that result instead of losing the
+    # network; the layer is then priced like a DRAM-bound copy: at least its input at the
+    # DRAM bandwidth (10 GB/s), and at most a few times that.
+    from moo_cosearch.hardware.zigzag import zigzag_network_cost
+
+    hw = {"pes_x": 8, "pes_y": 2, "simd_units": 128, "compute_lanes": 4,
+          "register_file_kb": 8, "local_memory_mb": 4, "io_bandwidth_gbyte_s": 10}
+    pool = Layer("pool", 32, 32, 112, 112, 1, 1, kernel=112, name="se.pool")
+    zz = zigzag_network_cost([pool], hw, cache=False)
+    input_bytes = 32 * 112 * 112
+    assert input_bytes / 10e9 * 1e3 <= zz["latency_ms"] <= 4 * input_bytes / 10e9 * 1e3
