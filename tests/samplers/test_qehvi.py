@@ -270,6 +270,54 @@ def test_encoder_mutate_child_differs_from_parent():
     assert not same.any(), f"{int(same.sum())} of 100 children are copies of their parent"
 
 
+def test_encoder_neighbours_are_one_discrete_step_away():
+    enc = Encoder(SPACE)
+    x = enc.encode([_design()])[0]  # cat=b, grid=4, lr=1e-2, n=4, xy=y
+    got = [enc.decode(r) for r in enc.neighbours(x)]
+    assert all(d["lr"] == pytest.approx(1e-2) for d in got)
+    changed = [{k: v for k, v in d.items() if k != "lr" and v != _design()[k]} for d in got]
+    # cat (one-hot) to each other name; grid and n one level down and up; xy (2 names,
+    # one column) to its other end; the float never
+    assert sorted(map(str, changed)) == sorted(map(str, [
+        {"cat": "a"}, {"cat": "c"}, {"grid": 2}, {"grid": 8}, {"n": 2}, {"n": 6},
+        {"xy": "x"}]))
+    ends = enc.encode([_design(grid=1, n=10, xy="x")])[0]
+    changed = [{k: v for k, v in enc.decode(r).items()
+                if k != "lr" and v != _design(grid=1, n=10, xy="x")[k]}
+               for r in enc.neighbours(ends)]
+    assert {"grid": 2} in changed and {"n": 8} in changed and {"xy": "y"} in changed
+    assert len(changed) == 5  # at the ends of grid and n only one neighbour each
+
+
+def test_local_search_climbs_to_the_acquisition_optimum_and_avoids_seen_designs():
+    import torch
+
+    from moo_cosearch.samplers._qehvi._local import local_search
+    from moo_cosearch.samplers._qehvi._pool import row_keys
+
+    space = {f"p{i}": IntDistribution(0, 6) for i in range(5)}
+    enc = Encoder(space)
+    target = enc.encode([{f"p{i}": 3 for i in range(5)}])[0]
+
+    def acq(X):  # (n, 1, d) -> (n,): a separable bowl, best at p_i = 3
+        return -((X[:, 0, :] - torch.as_tensor(target)) ** 2).sum(-1)
+
+    start = torch.as_tensor(enc.encode([{f"p{i}": 0 for i in range(5)}]))
+    v0 = acq(start.unsqueeze(1))
+    # 15 single steps reach the optimum; with the optimum itself already evaluated, the
+    # search stops next to it instead
+    moved, val = local_search(enc, start, v0, acq, set(), 20, prescore=lambda r: acq(r[:, None]))
+    assert enc.decode(moved[0].numpy()) == {f"p{i}": 3 for i in range(5)}
+    assert float(val[0]) == pytest.approx(0.0)
+    seen = row_keys(target[None])
+    moved, val = local_search(enc, start, v0, acq, seen, 20, prescore=lambda r: acq(r[:, None]))
+    assert moved[0].numpy().tobytes() not in seen
+    assert sum(abs(v - 3) for v in enc.decode(moved[0].numpy()).values()) == 1
+    # a budget of 4 moves goes 4 steps, each improving
+    moved, val = local_search(enc, start, v0, acq, set(), 4, prescore=lambda r: acq(r[:, None]))
+    assert sum(enc.decode(moved[0].numpy()).values()) == 4 and float(val[0]) > float(v0[0])
+
+
 def test_encoder_pools_are_reproducible():
     enc = Encoder(SPACE)
 
@@ -465,11 +513,16 @@ def test_constraints_steer_towards_the_feasible_region():
     assert c[10:].mean() < 0.5 * c[:10].mean()
 
 
-def test_reference_point_is_below_the_feasible_nadir():
-    Y = np.array([[1.0, 4.0], [3.0, 2.0], [10.0, 10.0]])  # maximisation form
-    ref = QEHVISampler()._ref_point(Y, np.array([True, True, False]))
-    # feasible nadir (1, 2) minus 10% of the range of all observations (9, 8)
-    np.testing.assert_allclose(ref, [1.0 - 0.9, 2.0 - 0.8])
+def test_reference_point_is_below_the_feasible_front_nadir():
+    # maximisation form; the last row is infeasible, the third feasible but dominated
+    Y = np.array([[1.0, 4.0], [3.0, 2.0], [0.5, 0.5], [10.0, 10.0]])
+    ref = QEHVISampler()._ref_point(Y, np.array([True, True, True, False]))
+    # nadir of the feasible front (1, 2) minus 10% of the front's range (2, 2), as BoTorch's
+    # infer_reference_point: the dominated (0.5, 0.5) and the infeasible row do not move it
+    np.testing.assert_allclose(ref, [1.0 - 0.2, 2.0 - 0.2])
+    from botorch.utils.multi_objective.hypervolume import infer_reference_point
+    import torch
+    np.testing.assert_allclose(ref, infer_reference_point(torch.tensor(Y[:2])).numpy())
 
 
 def test_reference_point_keeps_a_margin_with_one_feasible_point():

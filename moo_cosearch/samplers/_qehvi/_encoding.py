@@ -177,6 +177,24 @@ class Encoder:
                 X[rows, cols] = self._unit(b, (self._index(b, X[rows, cols]) + shift) % b.levels)
         return X
 
+    def neighbours(self, x: np.ndarray) -> np.ndarray:
+        """The designs one discrete step from the encoded row ``x`` (on the grid): each
+        grid or ordered parameter one level up or down, each unordered categorical switched to
+        every other choice; floats unchanged (gradient refinement moves them)."""
+        out = []
+        for b in self.blocks:
+            if b.kind == "float" or b.levels < 2:
+                continue
+            cols = slice(b.start, b.start + b.width)
+            i = int(self._index(b, x[None, cols])[0])
+            idx = (np.delete(np.arange(b.levels), i) if b.kind == "onehot"
+                   else np.array([j for j in (i - 1, i + 1) if 0 <= j < b.levels]))
+            if len(idx):
+                rows = np.repeat(x[None], len(idx), axis=0)
+                rows[:, cols] = self._unit(b, idx)
+                out.append(rows)
+        return np.concatenate(out) if out else np.zeros((0, self.dim))
+
     def crossover(self, parents: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
         """``n`` uniform crossovers of random parent pairs (whole parameter blocks)."""
         a = parents[rng.integers(len(parents), size=n)]

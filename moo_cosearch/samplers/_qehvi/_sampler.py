@@ -11,7 +11,8 @@ generator, last GP hyperparameters, refit counter) and wires one proposal per tr
 3. the discrete candidate pool, minus evaluated and pending designs: :mod:`._pool`;
 4. the optimistic hypervolume pre-score of the whole pool: :mod:`._prescore`;
 5. qLogEHVI / qLogNEHVI / qLogEI of the best ``n_rescore``: :mod:`._acquisition`;
-6. gradient refinement of the float parameters of the best few: :mod:`._refine`.
+6. discrete local search of the acquisition from the best ``n_local``: :mod:`._local`;
+7. gradient refinement of the float parameters of the best few: :mod:`._refine`.
 
 Designs being evaluated by other workers (RUNNING trials, shared through system attrs) enter as
 pending points, so parallel workers on one storage do not propose the same design. Threads of
@@ -68,6 +69,9 @@ class QEHVISampler(RelativeSampler):
             ``refit_every=5`` throughout vs 0.72 refitting every trial).
         fit_maxiter: L-BFGS iterations of a cold fit (first, or after the space changed).
         warm_maxiter: L-BFGS iterations of a warm-started refit.
+        n_local: the best scored candidates moved by discrete local search of the acquisition
+            (one parameter one step at a time, :mod:`._local`).
+        local_sweeps: moves per local search at most (0: no local search).
         n_refine: for float parameters, the best pooled candidates refined by gradient ascent
             of the acquisition (L-BFGS-B over the float columns, discrete ones fixed).
         refine_maxiter: L-BFGS-B iterations of that refinement.
@@ -97,7 +101,8 @@ class QEHVISampler(RelativeSampler):
                  noisy: bool = False, n_candidates: int = 4096, n_rescore: int = 64,
                  mc_samples: int = 128, beta: float = 1.0, refit_every: int = 5,
                  refit_all_below: int = 100,
-                 fit_maxiter: int = 100, warm_maxiter: int = 25, n_refine: int = 4,
+                 fit_maxiter: int = 100, warm_maxiter: int = 25, n_local: int = 2,
+                 local_sweeps: int = 4, n_refine: int = 4,
                  refine_maxiter: int = 50, reference_point: Sequence[float] | None = None,
                  ordered: Mapping[str, bool] | None = None,
                  prescreen: Prescreen | None = None,
@@ -118,6 +123,8 @@ class QEHVISampler(RelativeSampler):
         self._refit_all_below = refit_all_below
         self._fit_maxiter = fit_maxiter
         self._warm_maxiter = warm_maxiter
+        self._n_local = max(0, n_local)
+        self._local_sweeps = max(0, local_sweeps)
         self._n_refine = n_refine
         self._refine_maxiter = refine_maxiter
         self._reference_point = (None if reference_point is None
@@ -282,9 +289,11 @@ class QEHVISampler(RelativeSampler):
                acq: "AcquisitionFunction", Yobj: np.ndarray, feasible: np.ndarray, m: int,
                partitioning: Any, seen: set[bytes]) -> np.ndarray:
         """The encoded design to propose: optimistic pre-score of the pool, MC acquisition of
-        the ``n_rescore`` best, refinement of the ``n_refine`` best when there are floats."""
+        the ``n_rescore`` best, local search from the ``n_local`` best, refinement of the
+        ``n_refine`` best when there are floats."""
         import torch
 
+        from ._local import local_search
         from ._prescore import optimistic_prescore
         from ._refine import float_columns, refine
 
@@ -297,6 +306,16 @@ class QEHVISampler(RelativeSampler):
             vals = torch.cat([acq(cand[i:i + 256].unsqueeze(1))
                               for i in range(0, len(cand), 256)])
         self.last_timing.update(prescore_s=t1 - t0, acq_s=time.perf_counter() - t1)
+        if self._n_local and self._local_sweeps:
+            t2 = time.perf_counter()
+            top = torch.topk(vals, min(self._n_local, len(vals))).indices
+            moved, mvals = local_search(
+                enc, cand[top], vals[top], acq, seen, self._local_sweeps,
+                lambda rows: optimistic_prescore(model, self._hyper, rows, Yobj, feasible, m,
+                                                 partitioning, self._beta),
+                prescreen=self._prescreen)
+            cand, vals = torch.cat([cand, moved]), torch.cat([vals, mvals])
+            self.last_timing["local_s"] = time.perf_counter() - t2
         float_cols = float_columns(enc)
         if not float_cols:
             return cand[int(torch.argmax(vals))].cpu().numpy()
