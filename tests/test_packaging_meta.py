@@ -160,6 +160,41 @@ def test_fast_fit_agrees_with_fit_gpytorch_mll():
     assert np.abs(np.log(warm.noise / ref.noise)).max() < 0.05
 
 
+def test_refit_keeps_per_outcome_the_better_of_the_warm_and_the_cold_start():
+    torch = pytest.importorskip("torch")
+    import numpy as np
+    from gpytorch.mlls import ExactMarginalLogLikelihood
+
+    from moo_cosearch.samplers._qehvi._gpfit import (GPHypers, apply_hypers, fit_gp_hypers,
+                                                     make_model, train_targets)
+
+    g = torch.Generator().manual_seed(0)
+    X = torch.rand(40, 2, dtype=torch.float64, generator=g)
+    Y = torch.stack([torch.sin(5 * X[:, 0]) + torch.sin(5 * X[:, 1]), X[:, 0] - X[:, 1]], -1)
+    model = make_model(X, Y)
+    T = train_targets(model)
+
+    def log_posterior(h: GPHypers) -> np.ndarray:  # per outcome, by gpytorch (mll + priors)
+        out = []
+        for j in range(2):
+            m = make_model(X, Y[:, j:j + 1])
+            apply_hypers(m, GPHypers(h.lengthscale[j:j + 1], h.noise[j:j + 1],
+                                     h.constant[j:j + 1]))
+            m.train()
+            with torch.no_grad():
+                out.append(float(ExactMarginalLogLikelihood(m.likelihood, m)(
+                    m(*m.train_inputs), m.train_targets)))
+        return np.array(out)
+
+    # a stale warm start that ignores input 1 of outcome 0; 3 warm iterations do not recover
+    stale = GPHypers(np.array([[0.3, 1e3], [1.0, 1.0]]), np.array([0.3, 0.01]), np.zeros(2))
+    warm = log_posterior(fit_gp_hypers(X, T, init=stale, maxiter=3, cold_maxiter=0))
+    cold = log_posterior(fit_gp_hypers(X, T, maxiter=100))
+    both = log_posterior(fit_gp_hypers(X, T, init=stale, maxiter=3, cold_maxiter=100))
+    assert warm[0] < cold[0] - 0.1  # the case the cold start is for
+    np.testing.assert_array_less(np.maximum(warm, cold) - 1e-6, both)
+
+
 # ---- a missing torch / botorch is reported by create_sampler ---------------------------------
 @pytest.mark.parametrize("sampler", ["qehvi", "qnehvi"])
 @pytest.mark.parametrize("missing", [("torch",), ("botorch",), ("torch", "botorch")])

@@ -270,7 +270,8 @@ class QEHVISampler(RelativeSampler):
         if (not warm or len(X) < self._refit_all_below
                 or self._fits_since + 1 >= self._refit_every):
             self._hyper = fit_gp_hypers(X, train_targets(model), self._hyper if warm else None,
-                                        self._warm_maxiter if warm else self._fit_maxiter)
+                                        self._warm_maxiter if warm else self._fit_maxiter,
+                                        cold_maxiter=self._fit_maxiter)
             self._hyper_key = key
             self._fits_since = 0
         else:
