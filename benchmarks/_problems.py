@@ -16,6 +16,8 @@ Problems (``PROBLEMS``):
 - ``BraninCurrin``: 2 objectives, 2 floats in [0, 1]; BoTorch ``BraninCurrin`` (negate=False is the
   minimisation problem), its ref point (18, 6) and max_hv 59.36.
 - ``DTLZ2``: d=6, M=3; BoTorch ``DTLZ2``, ref point 1.1^3, max_hv = 1.1^3 - pi/6 = 0.8074.
+- ``DTLZ2-M2``: d=6, M=2; BoTorch ``DTLZ2``, ref point (1.1, 1.1), max_hv = 1.1^2 - pi/4 =
+  0.4246.
 - ``ZDT1``: d=10, 2 objectives; pymoo ``zdt1``, ref point (1.1, 1.1), max_hv from the pymoo Pareto
   front sampled at 10001 points (0.87662; the analytic value is 53/60 = 0.87667).
 - ``C2DTLZ2``: d=6, M=2, one constraint; BoTorch ``C2DTLZ2`` (feasible when slack >= 0, so the
@@ -205,13 +207,13 @@ def _branin_currin() -> Problem:
                    "BoTorch BraninCurrin, 2 obj, 2 floats", _botorch_build(make, 2))
 
 
-def _dtlz2() -> Problem:
+def _dtlz2(m: int = 3) -> Problem:
     from botorch.test_functions.multi_objective import DTLZ2
 
-    make = lambda: DTLZ2(dim=6, num_objectives=3, negate=False)  # noqa: E731
+    make = lambda: DTLZ2(dim=6, num_objectives=m, negate=False)  # noqa: E731
     ref, max_hv = _botorch_meta(make)
-    return Problem("DTLZ2", ["minimize"] * 3, ref, max_hv, 6,
-                   "BoTorch DTLZ2 d=6 M=3", _botorch_build(make, 6))
+    return Problem("DTLZ2" if m == 3 else f"DTLZ2-M{m}", ["minimize"] * m, ref, max_hv, 6,
+                   f"BoTorch DTLZ2 d=6 M={m}", _botorch_build(make, 6))
 
 
 def _c2dtlz2() -> Problem:
@@ -310,6 +312,7 @@ def _mbv2() -> Problem:
 PROBLEMS: dict[str, Callable[[], Problem]] = {
     "BraninCurrin": _branin_currin,
     "DTLZ2": _dtlz2,
+    "DTLZ2-M2": lambda: _dtlz2(2),
     "ZDT1": _zdt1,
     "C2DTLZ2": _c2dtlz2,
     "nb201-edge": _nb201_edge,

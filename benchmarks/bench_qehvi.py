@@ -37,6 +37,7 @@ import importlib
 import json
 import os
 import pkgutil
+import math
 import platform
 import statistics
 import sys
@@ -230,6 +231,10 @@ def run_study(problem_name: str, sampler_name: str, seed: int, n_trials: int,
                                     and all(v <= 0 for v in t.constraints.values())
                                     for t in trials)
             rec["hv"] = hypervolume(study, problem)
+            # the hypervolume after every 10 trials (a 50-trial figure from a 60-trial run:
+            # the first 50 trials of a run are the same whatever the budget)
+            rec["hv_every10"] = {n: hypervolume(trials[:n], problem)
+                                 for n in range(10, len(trials) + 1, 10)}
             rec["max_hv"] = problem.max_hv
             rec["frac"] = rec["hv"] / problem.max_hv if problem.max_hv else None
         except Exception as e:  # noqa: BLE001 - report a broken sampler, keep benchmarking
@@ -377,14 +382,32 @@ def cmd_quality(args: argparse.Namespace) -> None:
         prob = get_problem(p)
         print(f"#   {p}: {prob.description}; ref {np.round(prob.ref_point, 4).tolist()}, "
               f"max_hv {prob.max_hv}")
+    # seed-major, so a run cut short has every problem and sampler on its first seeds
     tasks = [dict(problem_name=p, sampler_name=s, seed=seed, n_trials=args.trials,
                   startup=args.startup, options=options.get(s))
-             for p in problems for s in samplers for seed in seeds]
+             for seed in seeds for p in problems for s in samplers]
+    order = {(t["problem_name"], t["sampler_name"], t["seed"]): i for i, t in enumerate(tasks)}
     records: list[dict[str, Any]] = []
     merged = _merge_records(args.merge or [], problems, seeds, args.trials, set(samplers))
+    stem = "qehvi_quality" + (f"_{args.tag}" if args.tag else "")
+    RESULTS.mkdir(exist_ok=True)
+    part = RESULTS / f"{stem}.jsonl.part"  # every finished run, as it finishes
+    if args.resume and part.exists():
+        key = lambda r: (r["problem"], r["sampler"], r["seed"], r["trials"])  # noqa: E731
+        have = {key(r): r for r in map(json.loads, part.open()) if "error" not in r}
+        records += [r for r in have.values()
+                    if (r["problem"], r["sampler"], r["seed"]) in
+                    {(t["problem_name"], t["sampler_name"], t["seed"]) for t in tasks}]
+        tasks = [t for t in tasks if (t["problem_name"], t["sampler_name"], t["seed"],
+                                      t["n_trials"]) not in have]
+        print(f"# resumed: {len(records)} runs from {part.name}, {len(tasks)} to run")
+    elif part.exists():
+        part.unlink()
 
     def report(rec: dict[str, Any]) -> None:
         records.append(rec)
+        with part.open("a") as fh:
+            fh.write(json.dumps(rec) + "\n")
         if "error" in rec:
             print(f"  {rec['problem']:<13} {rec['sampler']:<8} seed {rec['seed']}: FAILED "
                   f"{rec['error']}", flush=True)
@@ -405,7 +428,6 @@ def cmd_quality(args: argparse.Namespace) -> None:
     else:
         for t in tasks:
             report(_run_task(t))
-    order = {(t["problem_name"], t["sampler_name"], t["seed"]): i for i, t in enumerate(tasks)}
     records.sort(key=lambda r: order[(r["problem"], r["sampler"], r["seed"])])
     for r in records:
         if "error" in r:
@@ -422,8 +444,6 @@ def cmd_quality(args: argparse.Namespace) -> None:
     samplers += [s for s in dict.fromkeys(r["sampler"] for r in merged)]
     table = quality_tables(records, problems, samplers)
     print("\n" + table)
-    stem = "qehvi_quality" + (f"_{args.tag}" if args.tag else "")
-    RESULTS.mkdir(exist_ok=True)
     with open(RESULTS / f"{stem}.jsonl", "w") as f:
         for r in records:
             f.write(json.dumps(r) + "\n")
@@ -433,7 +453,66 @@ def cmd_quality(args: argparse.Namespace) -> None:
                 f"{', '.join(args.merge)} (same problems, seeds and trial budget)")
     (RESULTS / f"{stem}.md").write_text(f"# qEHVI benchmark: quality\n\n```\n{header}\n{cmd}\n```"
                                         f"\n\n{table}\n")
+    part.unlink(missing_ok=True)
     print(f"\nwrote {RESULTS / (stem + '.jsonl')} and {stem}.md")
+
+
+# ------------------------------------------------------------------------------------ table --
+def _runs(records: list[dict[str, Any]], problem: str, sampler: str) -> list[dict[str, Any]]:
+    return [r for r in records if r["problem"] == problem and r["sampler"] == sampler
+            and "error" not in r]
+
+
+def _hv_frac(r: dict[str, Any], at: int | None) -> float:
+    hv = r["hv"] if at is None else r["hv_every10"][str(at)]
+    return hv / r["max_hv"] if r["max_hv"] else hv
+
+
+def cmd_table(args: argparse.Namespace) -> None:
+    """One table from several ``quality`` result files (finished or ``.part``): the median
+    [min, max] and n of each sampler, and a/b ratios (hypervolume, seconds per trial)."""
+    records = [json.loads(line) for path in args.files for line in open(path)]
+    problems = list(dict.fromkeys(r["problem"] for r in records))
+    samplers = list(dict.fromkeys(r["sampler"] for r in records))
+    lines = [f"Hypervolume after {args.at or 'all'} trials, fraction of the maximum (raw HV "
+             "where the maximum is unknown): median [min, max] (n runs). Fewer than 5 runs: "
+             "medians and ranges only, no test.", "",
+             "| problem | " + " | ".join(samplers) + " |", "|---|" + "---|" * len(samplers)]
+    for p in problems:
+        cells = []
+        for s in samplers:
+            rs = _runs(records, p, s)
+            cells.append(f"{_cell([_hv_frac(r, args.at) for r in rs], 3)} (n={len(rs)})"
+                         if rs else "-")
+        lines.append(f"| {p} | " + " | ".join(cells) + " |")
+    lines += ["", "Sampler seconds per trial (ask), median over runs of the mean over trials.",
+              "", "| problem | " + " | ".join(samplers) + " |", "|---|" + "---|" * len(samplers)]
+    for p in problems:
+        lines.append(f"| {p} | " + " | ".join(
+            f"{statistics.median(_mean(r['sample_s']) for r in rs):.3f}" if rs else "-"
+            for rs in (_runs(records, p, s) for s in samplers)) + " |")
+    for pair in args.ratio or []:
+        a, b = pair.split("/")
+        lines += ["", f"{a} / {b}: ratio of median hypervolumes and of median seconds per "
+                  "trial (runs as counted above).", "", "| problem | HV ratio | s/trial ratio |",
+                  "|---|---|---|"]
+        for p in problems:
+            ra, rb = _runs(records, p, a), _runs(records, p, b)
+            if not (ra and rb):
+                lines.append(f"| {p} | - | - |")
+                continue
+            ha = statistics.median(_hv_frac(r, args.at) for r in ra)
+            hb = statistics.median(_hv_frac(r, args.at) for r in rb)
+            hv = ha / hb if hb > 0 else math.inf if ha > 0 else math.nan
+            sec = (statistics.median(_mean(r["sample_s"]) for r in ra)
+                   / statistics.median(_mean(r["sample_s"]) for r in rb))
+            lines.append(f"| {p} | {hv:.3f} | {sec:.3f} |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out:
+        cmd = "python benchmarks/bench_qehvi.py " + " ".join(sys.argv[1:])
+        Path(args.out).write_text(f"# {args.title}\n\n```\n{machine_header()}\n{cmd}\n```\n\n"
+                                  + text)
 
 
 # ---------------------------------------------------------------------------------- scaling --
@@ -521,6 +600,8 @@ def main() -> None:
     qp.add_argument("--jobs", type=int, default=1,
                     help="parallel processes (each with torch.set_num_threads(1))")
     qp.add_argument("--tag", default="", help="results file suffix: qehvi_quality_TAG.*")
+    qp.add_argument("--resume", action="store_true",
+                    help="keep the finished runs of an interrupted run with the same --tag")
     qp.add_argument("--merge", nargs="+", metavar="JSONL",
                     help="add other samplers' runs (same problems, seeds, trials) from earlier "
                          "result files to the tables instead of running them again")
@@ -540,6 +621,15 @@ def main() -> None:
     cp.add_argument("--seed", type=int, default=0)
     common(cp)
     cp.set_defaults(func=cmd_scaling)
+
+    tp = sub.add_parser("table", help="one table from several quality result files")
+    tp.add_argument("files", nargs="+", help="qehvi_quality_*.jsonl (or .jsonl.part) files")
+    tp.add_argument("--at", type=int, default=None,
+                    help="hypervolume after this many trials (a multiple of 10)")
+    tp.add_argument("--ratio", action="append", metavar="A/B", help="e.g. qehvi/ax")
+    tp.add_argument("--out", default=None, help="also write this markdown file")
+    tp.add_argument("--title", default="Samplers on the BoTorch test problems")
+    tp.set_defaults(func=cmd_table)
 
     args = ap.parse_args()
     args.func(args)
