@@ -798,7 +798,9 @@ def _prescreen_study(with_float: bool):
 @pytest.mark.slow
 def test_prescreen_is_honoured_in_discrete_spaces():
     study, calls = _prescreen_study(with_float=False)
-    assert len(calls) == 10  # consulted once per model-based trial, with whole designs
+    # consulted once per model-based trial for the pool, then at most once per local-search
+    # move (4), always with whole designs
+    assert 10 <= len(calls) <= 10 * (1 + 4)
     assert all(d.keys() == {"x", "op", "k"} for c in calls for d in c)
     assert all(model_based(t) for t in study.trials[5:])
     assert [t.number for t in study.trials[5:] if t.params["op"] in REJECTED] == []
@@ -808,8 +810,9 @@ def test_prescreen_is_honoured_in_discrete_spaces():
 @pytest.mark.slow
 def test_prescreen_is_honoured_with_float_parameters():
     study, calls = _prescreen_study(with_float=True)
-    # once per model trial for the pool, then once for the refined candidates
-    assert len(calls) == 10 * 2
+    # once per model trial for the pool and once for the refined candidates, and at most once
+    # per local-search move (4) of the categorical parameter
+    assert 10 * 2 <= len(calls) <= 10 * (2 + 4)
     rejected = [t.number for t in study.trials[5:] if t.params["op"] in REJECTED]
     assert not rejected, f"model proposed rejected designs in trials {rejected}"
 

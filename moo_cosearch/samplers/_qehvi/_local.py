@@ -52,18 +52,23 @@ def local_search(enc: Encoder, starts: torch.Tensor, values: torch.Tensor,
         max_sweeps: moves per start at most.
         prescore: rows (n, dim) -> (n,) cheap scores (larger is better) ranking neighbours.
         n_screen: neighbours per start scored by ``acq`` each move.
-        prescreen: optional cost-model filter for the neighbours.
+        prescreen: optional cost-model filter for the neighbours (one call per move).
     """
     X = starts.cpu().numpy().copy()
     v = values.cpu().numpy().astype(float).copy()
     active = np.ones(len(X), dtype=bool)
     for _ in range(max_sweeps):
-        rows, owner = [], []
+        starts_nb = {}
         for i in np.flatnonzero(active):
             nb = enc.neighbours(X[i])
-            nb = nb[np.array([r.tobytes() not in seen for r in nb], dtype=bool)]
-            if prescreen is not None and len(nb):
-                nb = nb[prescreen_ok(prescreen, enc, nb)]
+            starts_nb[i] = nb[np.array([r.tobytes() not in seen for r in nb], dtype=bool)]
+        if prescreen is not None and any(len(nb) for nb in starts_nb.values()):
+            ok = prescreen_ok(prescreen, enc, np.concatenate(list(starts_nb.values())))
+            cuts = np.cumsum([len(nb) for nb in starts_nb.values()])[:-1]
+            starts_nb = {i: nb[keep] for (i, nb), keep in zip(starts_nb.items(),
+                                                                np.split(ok, cuts))}
+        rows, owner = [], []
+        for i, nb in starts_nb.items():
             if len(nb) > n_screen:
                 score = prescore(torch.as_tensor(nb, dtype=starts.dtype, device=starts.device))
                 nb = nb[torch.topk(score, n_screen).indices.cpu().numpy()]
