@@ -2,7 +2,8 @@
 
 :class:`QEHVISampler` holds the options and the state carried between trials (random
 generator, last GP hyperparameters, refit counter) and wires one proposal per trial
-(:meth:`QEHVISampler._propose`), each step a private module (the maths: ``README.md`` here):
+(:meth:`QEHVISampler._propose`), each step a private module (the maths:
+``moo_cosearch/samplers/README.md``):
 
 1. training data and pending designs from the trials: :mod:`._data`, encoded by
    :class:`~._encoding.Encoder`;
