@@ -38,12 +38,19 @@ def _env(tmp_path: Path) -> dict[str, str]:
             "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
+def _as_from_a_terminal() -> None:
+    """In the child: Ctrl-C's default disposition, as in a terminal. A test run started in the
+    background (``cmd &``, nohup) passes SIGINT on as ignored, and Python then installs no
+    KeyboardInterrupt for it: the interrupt tests would time out on a run that never saw it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _worker(tmp_path: Path, i: int, *args: str, **env: str) -> subprocess.Popen:
     out = open(tmp_path / f"worker{i}.log", "w")
     return subprocess.Popen([sys.executable, "-m", "moo_cosearch.cli", "run", "-q",
                              "--study-name", "shared", "--out", str(tmp_path / f"out{i}"),
                              *args], cwd=tmp_path, env={**_env(tmp_path), **env}, stdout=out,
-                            stderr=subprocess.STDOUT)
+                            stderr=subprocess.STDOUT, preexec_fn=_as_from_a_terminal)
 
 
 def _log(tmp_path: Path, i: int) -> str:
@@ -277,7 +284,7 @@ def test_ctrl_c_on_four_dask_workers_is_one_line_and_leaves_no_running_trial(tmp
                              "--storage", url, "--budget", "200", "--sampler", "random",
                              "--out", str(tmp_path / "out")], cwd=tmp_path,
                             env=_env(tmp_path), stdout=out, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=_as_from_a_terminal)
     _wait_for(lambda: sum(t.state == TrialState.RUNNING for t in _trials(url)) >= 2
               and any(t.state == TrialState.COMPLETE for t in _trials(url)))
     os.killpg(proc.pid, signal.SIGINT)         # Ctrl-C reaches the whole terminal group
