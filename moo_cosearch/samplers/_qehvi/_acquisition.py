@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from botorch.models import SingleTaskGP
     from botorch.utils.multi_objective.box_decompositions import FastNondominatedPartitioning
 
-__all__ = ["make_acquisition", "make_partitioning", "reference_point"]
+__all__ = ["acquisition_values", "make_acquisition", "make_partitioning", "reference_point"]
 
 #: Set to 1 to let BoTorch JIT-compile its fused qLogEHVI C++ kernel (see ``_pure_torch_kernel``).
 FUSED_KERNEL_ENV = "MOO_COSEARCH_BOTORCH_FUSED_KERNEL"
@@ -45,6 +45,14 @@ def _pure_torch_kernel() -> None:
     from botorch.acquisition.multi_objective import logei
     if getattr(logei, "_C", None) is None and hasattr(logei, "_load_attempted"):
         logei._load_attempted = True
+
+
+def acquisition_values(acq: "AcquisitionFunction", X: torch.Tensor,
+                       chunk: int = 256) -> torch.Tensor:
+    """``acq`` of each row of ``X`` (n, dim) as a q=1 batch, ``chunk`` rows per call, no
+    gradients: (n,) values."""
+    with torch.no_grad():
+        return torch.cat([acq(X[i:i + chunk].unsqueeze(1)) for i in range(0, len(X), chunk)])
 
 
 def reference_point(Yobj: np.ndarray, feasible: np.ndarray,

@@ -102,30 +102,29 @@ def fit_gp_hypers(X: torch.Tensor, Y: torch.Tensor, init: GPHypers | None = None
         return np.concatenate([np.log(h.lengthscale).ravel(), np.log(h.noise),
                                h.constant]).astype(np.float64)
 
+    def unflat(theta: np.ndarray) -> GPHypers:
+        return GPHypers(np.exp(theta[:k * d]).reshape(k, d), np.exp(theta[k * d:k * d + k]),
+                        theta[k * d + k:].copy())
+
     starts = ([(init, maxiter), (mode, maxiter if cold_maxiter is None else cold_maxiter)]
               if init is not None else [(mode, maxiter)])
-    found = []  # (theta, per-outcome loss)
+    found, losses = [], []  # fitted GPHypers and their per-outcome losses, per start
     for h, iters in starts:
         try:
             res = minimize(loss, flat(h), jac=True, method="L-BFGS-B", bounds=bounds,
                            options={"maxiter": iters})
             with torch.no_grad():
                 f = per_outcome(torch.tensor(res.x, dtype=X.dtype, device=X.device))
-            found.append((res.x, f.cpu().numpy()))
         except (torch.linalg.LinAlgError, RuntimeError, ValueError):
             continue  # numerically hopeless from this start
+        found.append(unflat(res.x))
+        losses.append(f.cpu().numpy())
     if not found:
-        theta = flat(starts[0][0])  # keep the start
-    else:  # per outcome, the start that reached the higher posterior density
-        pick = np.argmin(np.stack([f for _, f in found]), axis=0)  # (k,)
-        thetas = [th for th, _ in found]
-        cols = [np.r_[np.arange(j * d, (j + 1) * d), k * d + j, k * d + k + j]
-                for j in range(k)]
-        theta = thetas[0].copy()
-        for j in range(k):
-            theta[cols[j]] = thetas[pick[j]][cols[j]]
-    return GPHypers(np.exp(theta[:k * d]).reshape(k, d), np.exp(theta[k * d:k * d + k]),
-                    theta[k * d + k:].copy())
+        return starts[0][0]  # keep the start
+    # per outcome, the start that reached the higher posterior density
+    pick = np.argmin(np.stack(losses), axis=0)  # (k,)
+    return GPHypers(*(np.stack([getattr(found[p], field)[j] for j, p in enumerate(pick)])
+                      for field in ("lengthscale", "noise", "constant")))
 
 
 def make_model(X: torch.Tensor, Y: torch.Tensor) -> "SingleTaskGP":

@@ -20,20 +20,14 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 import torch
 
+from ._acquisition import acquisition_values
 from ._encoding import Encoder
-from ._pool import Prescreen, prescreen_ok
+from ._pool import Prescreen, prescreen_ok, unseen
 
 if TYPE_CHECKING:
     from botorch.acquisition import AcquisitionFunction
 
 __all__ = ["local_search"]
-
-
-def _values(acq: "AcquisitionFunction", X: np.ndarray, like: torch.Tensor) -> np.ndarray:
-    Xt = torch.as_tensor(X, dtype=like.dtype, device=like.device)
-    with torch.no_grad():
-        return torch.cat([acq(Xt[i:i + 256].unsqueeze(1))
-                          for i in range(0, len(Xt), 256)]).cpu().numpy()
 
 
 def local_search(enc: Encoder, starts: torch.Tensor, values: torch.Tensor,
@@ -61,7 +55,7 @@ def local_search(enc: Encoder, starts: torch.Tensor, values: torch.Tensor,
         starts_nb = {}
         for i in np.flatnonzero(active):
             nb = enc.neighbours(X[i])
-            starts_nb[i] = nb[np.array([r.tobytes() not in seen for r in nb], dtype=bool)]
+            starts_nb[i] = nb[unseen(nb, seen)]
         if prescreen is not None and any(len(nb) for nb in starts_nb.values()):
             ok = prescreen_ok(prescreen, enc, np.concatenate(list(starts_nb.values())))
             cuts = np.cumsum([len(nb) for nb in starts_nb.values()])[:-1]
@@ -77,7 +71,8 @@ def local_search(enc: Encoder, starts: torch.Tensor, values: torch.Tensor,
         if not owner:
             break
         cand, owner = np.concatenate(rows), np.asarray(owner)
-        vals = _values(acq, cand, starts)
+        vals = acquisition_values(acq, torch.as_tensor(cand, dtype=starts.dtype,
+                                                       device=starts.device)).cpu().numpy()
         moved = np.zeros(len(X), dtype=bool)
         for i in np.flatnonzero(active):
             mine = np.flatnonzero(owner == i)

@@ -16,7 +16,7 @@ import numpy as np
 
 from ._encoding import Encoder
 
-__all__ = ["Prescreen", "candidate_pool", "pareto_mask", "prescreen_ok", "row_keys"]
+__all__ = ["Prescreen", "candidate_pool", "pareto_mask", "prescreen_ok", "row_keys", "unseen"]
 
 #: ``f(list of param dicts) -> bool array``: False for designs known to be infeasible.
 Prescreen = Callable[[list[dict[str, Any]]], np.ndarray]
@@ -25,6 +25,11 @@ Prescreen = Callable[[list[dict[str, Any]]], np.ndarray]
 def row_keys(X: np.ndarray) -> set[bytes]:
     """Exact keys of encoded rows, to test a candidate against evaluated / pending designs."""
     return {r.tobytes() for r in X}
+
+
+def unseen(X: np.ndarray, seen: set[bytes]) -> np.ndarray:
+    """Bool mask of the encoded rows of ``X`` whose :func:`row_keys` are not in ``seen``."""
+    return np.array([r.tobytes() not in seen for r in X], dtype=bool)
 
 
 def pareto_mask(Y: np.ndarray) -> np.ndarray:
@@ -59,7 +64,7 @@ def candidate_pool(enc: Encoder, X: np.ndarray, Yobj: np.ndarray, feasible: np.n
                            enc.mutate(parents, n // 3, rng),
                            enc.crossover(parents, n - n // 2 - n // 3, rng)])
     pool = enc.snap(pool)
-    pool = pool[np.array([r.tobytes() not in seen for r in pool])]
+    pool = pool[unseen(pool, seen)]
     _, first = np.unique(pool, axis=0, return_index=True)
     pool = pool[np.sort(first)]
     if prescreen is not None and len(pool):

@@ -16,7 +16,8 @@ import torch
 from scipy.optimize import minimize
 
 from ._encoding import Encoder
-from ._pool import Prescreen, prescreen_ok
+from ._acquisition import acquisition_values
+from ._pool import Prescreen, prescreen_ok, unseen
 
 if TYPE_CHECKING:
     from botorch.acquisition import AcquisitionFunction
@@ -65,10 +66,10 @@ def refine(enc: Encoder, starts: torch.Tensor, acq: "AcquisitionFunction",
         z = z0
     refined = full(torch.tensor(z, dtype=starts.dtype, device=starts.device))
     cand = torch.cat([refined, starts])
-    with torch.no_grad():
-        vals = acq(cand.unsqueeze(1))
+    vals = acquisition_values(acq, cand)
     rows = enc.snap(cand.cpu().numpy())
-    order = [i for i in np.argsort(-vals.cpu().numpy()) if rows[i].tobytes() not in seen]
+    new = unseen(rows, seen)
+    order = [i for i in np.argsort(-vals.cpu().numpy()) if new[i]]
     order = order or list(range(k, 2 * k))  # refinement only led back to evaluated designs
     if prescreen is not None:
         ok = prescreen_ok(prescreen, enc, rows)

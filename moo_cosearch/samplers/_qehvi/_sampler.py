@@ -295,6 +295,7 @@ class QEHVISampler(RelativeSampler):
         ``n_refine`` best when there are floats."""
         import torch
 
+        from ._acquisition import acquisition_values
         from ._local import local_search
         from ._prescore import optimistic_prescore
         from ._refine import float_columns, refine
@@ -304,9 +305,7 @@ class QEHVISampler(RelativeSampler):
                                   self._beta)
         cand = Xc[torch.topk(pre, min(self._n_rescore, len(Xc))).indices]
         t1 = time.perf_counter()
-        with torch.no_grad():
-            vals = torch.cat([acq(cand[i:i + 256].unsqueeze(1))
-                              for i in range(0, len(cand), 256)])
+        vals = acquisition_values(acq, cand)
         self.last_timing.update(prescore_s=t1 - t0, acq_s=time.perf_counter() - t1)
         if self._n_local and self._local_sweeps:
             t2 = time.perf_counter()
