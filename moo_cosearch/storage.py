@@ -28,6 +28,10 @@ What it adds to Optuna's own constructors:
   hidden) and the cause: an unknown scheme, a missing driver, an unreachable server, a folder
   or a non-SQLite file given as an SQLite database, a read-only location, a missing database
   where one must exist (``must_exist=True``: ``verify``, ``dashboard``).
+- **Interrupts between storage calls.** Under the CLI's signal handlers a Ctrl-C or SIGTERM
+  that arrives inside a storage call is raised when the call returns
+  (:mod:`moo_cosearch._interrupts`): it can no longer leave an SQLite write transaction
+  open or SQLAlchemy half-imported, which made closing the interrupted trials wait or fail.
 """
 
 from __future__ import annotations
@@ -35,8 +39,11 @@ from __future__ import annotations
 import re
 import time
 import warnings
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from ._interrupts import held, shield
 
 if TYPE_CHECKING:
     import optuna
@@ -82,7 +89,8 @@ def _journal(url: str) -> "optuna.storages.BaseStorage":
     except OSError as e:
         raise StorageError(f"storage {url}: cannot write {path}: {e.strerror or e}") from None
     try:
-        return JournalStorage(backend)
+        with held():
+            return shield(JournalStorage(backend))
     except JournalCorrupt as e:
         raise StorageError(f"storage {url}: {e}") from None
     except (ValueError, KeyError, TypeError, AssertionError) as e:   # a record Optuna rejects
@@ -229,10 +237,8 @@ def _open_rdb(url: str, shown: str, kwargs: dict, lock) -> "optuna.storages.Base
         try:
             with warnings.catch_warnings():   # heartbeat_interval: experimental, stable in use
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                if lock is None:
-                    return optuna.storages.RDBStorage(url, **kwargs)
-                with lock:
-                    return optuna.storages.RDBStorage(url, **kwargs)
+                with lock or nullcontext(), held():    # schema creation: not interrupted
+                    return shield(optuna.storages.RDBStorage(url, **kwargs))
         except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError) as e:
             last = e            # another worker is creating the schema: try again
         except sqlalchemy.exc.OperationalError as e:

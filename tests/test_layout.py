@@ -16,7 +16,7 @@ PKG = Path(__file__).resolve().parents[1] / "moo_cosearch"
 
 #: Floors along the data flow; a module may import its own room or lower floors only.
 FLOORS = {"space": 0, "_param": 0, "_toml": 0, "_pymoo": 0, "_version": 0, "data": 0,
-          "_lazy": 0,
+          "_lazy": 0, "_interrupts": 0,
           "storage": 0, "networks": 1, "models": 1, "hardware": 2, "surrogate": 3, "accuracy": 4,
           "objectives": 5, "problems": 6, "study": 6, "analysis": 7, "workers": 7, "compare": 8,
           "cli": 9, "": 10}

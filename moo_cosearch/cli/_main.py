@@ -7,11 +7,11 @@ import argparse
 import json
 import math
 import os
-import signal
 import sys
 import textwrap
 from typing import Any, Sequence
 
+from .._interrupts import install as install_interrupts
 from ._common import CLIError
 from ._compare import add_parsers as add_compare_parsers
 from ._run import _cmd_run
@@ -19,7 +19,7 @@ from ._surrogate import add_parsers, positive_int
 from ..space import VIEWS
 from ..storage import DEFAULT_HEARTBEAT_S
 from ..study import DEFAULT_STORAGE, PRUNERS
-from ..workers import DEFAULT_OBJECTIVES, DEFAULT_SPACE
+from ..workers import DEFAULT_OBJECTIVES, DEFAULT_SPACE, STOP
 
 
 class HelpFormatter(argparse.HelpFormatter):
@@ -289,26 +289,18 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _terminate(signum: int, frame: Any) -> None:
-    from ..workers import STOP
-
-    STOP.set()            # stops the worker even if a library absorbs the interrupt
-    raise KeyboardInterrupt
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as e:          # --help, --version, or a bad command line (one line)
         return e.code if isinstance(e.code, int) else 2
-    signal.signal(signal.SIGTERM, _terminate)    # like Ctrl-C: the running trial is closed
+    # SIGTERM like Ctrl-C (the running trial is closed); neither lands inside a storage call,
+    # and STOP ends the workers even where a library absorbs the KeyboardInterrupt
+    install_interrupts(on_signal=STOP.set)
     try:
         status = args.func(args)
-        if getattr(args, "command", "") == "run":
-            from ..workers import STOP
-
-            if STOP.is_set():
-                raise KeyboardInterrupt
+        if getattr(args, "command", "") == "run" and STOP.is_set():
+            raise KeyboardInterrupt
         sys.stdout.flush()       # a closed pipe (`| head`) shows here, not at exit
         return status
     except BrokenPipeError:      # the reader has gone: quiet, as `cat | head` is

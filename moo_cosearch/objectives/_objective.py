@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
+from .._interrupts import held
 from ._gate import Gate
 from ._trials import batch_heartbeats, reporter
 from ._set import ObjectiveSet, ObjectivesError, load_objectives
@@ -366,8 +367,9 @@ class Objective:
         beats = bool(heartbeat_interval(study))
         told, asked, designs = [], [], []
         for _ in range(n):
-            trial = study.ask()
-            pending.append(trial)
+            with held():              # an interrupt in ask would leave a trial no one closes
+                trial = study.ask()
+                pending.append(trial)
             if beats:                     # at once: a kill before the first beat would leave
                 record_heartbeats(study, [trial])   # a trial that never goes stale
             for key, value in self.tags.items():

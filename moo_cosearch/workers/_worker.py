@@ -36,7 +36,7 @@ __all__ = ["DEFAULT_OBJECTIVES", "DEFAULT_SPACE", "STOP", "Prepared", "RunConfig
 
 _log = logging.getLogger("moo_cosearch.workers")
 
-#: Set (by the CLI's SIGTERM handler) to stop every worker of this process after its
+#: Set (by the CLI's Ctrl-C and SIGTERM handlers) to stop every worker of this process after its
 #: running trial, even where the interrupt itself was absorbed by a library.
 STOP = threading.Event()
 
