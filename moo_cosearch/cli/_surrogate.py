@@ -34,7 +34,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     path = sample_designs(args.space, args.backend, args.n, args.out, seed=args.seed,
                           workers=args.workers, chunk=args.chunk, around=around,
                           perturb_frac=args.perturb_frac if around else 0.0,
-                          progress=not args.quiet)
+                          per_accelerator=args.per_accelerator, progress=not args.quiet)
     print(f"wrote {path}")
     return 0
 
@@ -142,6 +142,9 @@ def add_parsers(sub: Any) -> None:
                    help="JSON-lines file of designs to perturb locally")
     s.add_argument("--perturb-frac", type=_share, default=0.5,
                    help="share of perturbed designs when --around is given")
+    s.add_argument("--per-accelerator", type=positive_int, default=1,
+                   help="networks drawn per accelerator configuration: a backend caching per "
+                        "(layer, accelerator), e.g. zigzag, prices a group for about one design")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=_cmd_sample)
 

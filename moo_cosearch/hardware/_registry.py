@@ -43,11 +43,13 @@ def list_backends() -> list[str]:
 
 
 def _unknown(name: object) -> ValueError:
+    _BUILTINS.load()
     forms = "".join(f" or '{p}...'" for p in sorted(_PREFIXES))
     return ValueError(f"cost backend must be one of {list_backends()}{forms}, got {name!r}")
 
 
 def _prefixed(name: str) -> tuple[str, Callable[[str], CostBackend]] | None:
+    _BUILTINS.load()                  # built-in modules register prefixes too (zigzag:)
     for prefix, factory in _PREFIXES.items():
         if name.startswith(prefix):
             return prefix, factory

@@ -43,15 +43,15 @@ import numpy as np
 
 from ..networks import Layer
 from ._base import CostBackend
-from ._registry import register_backend
+from ._registry import register_backend, register_backend_prefix
 from ._result import COST_FIELDS, CostResult
 from .edge import (CLOCK_HZ, E_DRAM_PJ_PER_BYTE, E_MAC_PJ, EDGE_PARAMS, KB, MACS_PER_SIMD, MB,
-                   edge_area_mm2, edge_inputs, sram_pj_per_byte)
+                   EdgeBackend, edge_area_mm2, edge_inputs, sram_pj_per_byte)
 
 if TYPE_CHECKING:
     from ..space import JointSpace
 
-__all__ = ["ZigZagBackend", "zigzag_accelerator", "zigzag_available", "zigzag_layer_costs",
+__all__ = ["ZigZagBackend", "zigzag_accelerator", "zigzag_with_options", "zigzag_available", "zigzag_layer_costs",
            "zigzag_network_cost", "zigzag_workload"]
 
 #: Word width of the register files and the local memories, bits per access.
@@ -371,5 +371,30 @@ class ZigZagBackend(CostBackend):
         return CostResult(latency_ms=lat, energy_mj=en, area_mm2=np.asarray(area, float),
                           feasible=feas, reason=tuple(reasons))
 
+    def reference(self, metric: str) -> float:
+        """The baseline accelerator's area (``edge``'s model, the one this backend reports)."""
+        if metric == "area_mm2":
+            return EdgeBackend().reference(metric)
+        return super().reference(metric)
+
 
 register_backend("zigzag", ZigZagBackend)
+
+_OPTIONS = {"lpf": "lpf_limit", "spatial": "n_spatial"}
+
+
+def zigzag_with_options(text: str) -> ZigZagBackend:
+    """``zigzag:lpf=2,spatial=1``: the ZigZag backend with a smaller mapping search (LOMA's
+    loop-prime-factor limit, spatial mappings per layer): faster, and its latencies no lower
+    than the full search's only up to the mappings it skips."""
+    kwargs: dict[str, int] = {}
+    for item in filter(None, text.split(",")):
+        key, _, value = item.partition("=")
+        if key.strip() not in _OPTIONS or not value.strip().isdigit() or int(value) < 1:
+            raise ValueError(f"zigzag options are lpf=N and spatial=N (N >= 1), comma-separated;"
+                             f" got {item!r} in 'zigzag:{text}'")
+        kwargs[_OPTIONS[key.strip()]] = int(value)
+    return ZigZagBackend(**kwargs)
+
+
+register_backend_prefix("zigzag:", zigzag_with_options)

@@ -34,13 +34,20 @@ _FORMAT = "moo-cosearch-samples/1"
 
 def draw_indices(space: "JointSpace", n: int, rng: np.random.Generator,
                  around: np.ndarray | None = None, perturb_frac: float = 0.0,
-                 max_changes: int = 3) -> np.ndarray:
+                 max_changes: int = 3, per_accelerator: int = 1) -> np.ndarray:
     """Grid indices (n, n_searched): uniform draws, except that a ``perturb_frac`` share of rows
     are copies of random rows of ``around`` with 1..``max_changes`` parameters redrawn to a
-    different value (local perturbations of given designs)."""
+    different value (local perturbations of given designs). With ``per_accelerator`` k > 1,
+    consecutive groups of k rows share one uniformly drawn accelerator (the ``has``
+    parameters) and draw their networks independently: a backend that caches per (layer,
+    accelerator), such as ZigZag, then prices a group for little more than one design."""
     params = [p for p in space.params if not p.fixed]
     ks = np.array([len(p.choices) for p in params])
     idx = (rng.random((n, len(params))) * ks).astype(np.int64)
+    if per_accelerator > 1:
+        has = np.array([p.group == "has" for p in params])
+        first = np.arange(n) // per_accelerator * per_accelerator
+        idx[:, has] = idx[first][:, has]
     if around is not None and len(around) and perturb_frac > 0:
         m = int(round(n * perturb_frac))
         rows = np.asarray(around)[rng.integers(len(around), size=m)].copy()
@@ -95,7 +102,7 @@ def _evaluate_chunk(space_dict: Mapping[str, Any], backend_name: str, idx: np.nd
 def sample_designs(space: "JointSpace | str", backend: str, n: int, out: str | Path, *,
                    seed: int = 0, workers: int | None = None, chunk: int = 2000,
                    around: Sequence[Mapping[str, Any]] | None = None, perturb_frac: float = 0.0,
-                   progress: bool = True) -> Path:
+                   per_accelerator: int = 1, progress: bool = True) -> Path:
     """Sample ``n`` designs of ``space``, evaluate them with cost backend ``backend`` and write
     the columns to ``out`` (``.npz``). Resumes from ``<out>.parts/`` if present.
 
@@ -110,6 +117,9 @@ def sample_designs(space: "JointSpace | str", backend: str, n: int, out: str | P
         chunk: designs per chunk (unit of parallelism and of resumption).
         around: designs to perturb locally (e.g. a study's Pareto set).
         perturb_frac: share of each chunk that are local perturbations of ``around``.
+        per_accelerator: networks drawn per accelerator (groups of designs sharing one; see
+            :func:`draw_indices`): for slow per-layer-cached backends (``zigzag``). Groups
+            never straddle chunks when ``chunk`` is a multiple of it.
         progress: show a tqdm progress bar.
 
     Returns:
@@ -123,6 +133,9 @@ def sample_designs(space: "JointSpace | str", backend: str, n: int, out: str | P
     space = load_space(space) if not hasattr(space, "params") else space
     if n < 1 or chunk < 1:
         raise ValueError(f"n and chunk must be >= 1, got n={n}, chunk={chunk}")
+    if isinstance(per_accelerator, bool) or not isinstance(per_accelerator, int) \
+            or per_accelerator < 1:
+        raise ValueError(f"per_accelerator must be an integer >= 1, got {per_accelerator!r}")
     if not 0 <= perturb_frac <= 1:
         raise ValueError(f"perturb_frac must lie in [0, 1], got {perturb_frac}")
     if perturb_frac > 0 and not around:
@@ -133,7 +146,8 @@ def sample_designs(space: "JointSpace | str", backend: str, n: int, out: str | P
     parts.mkdir(parents=True, exist_ok=True)
     meta = {"format": _FORMAT, "space": space.to_dict(), "space_hash": space.definition_hash,
             "backend": backend, "metrics": list(metrics), "seed": seed, "n": n, "chunk": chunk,
-            "perturb_frac": perturb_frac, "n_around": len(around or [])}
+            "perturb_frac": perturb_frac, "n_around": len(around or []),
+            "per_accelerator": per_accelerator}
     meta_path = parts / "meta.json"
     if meta_path.exists():
         old = json.loads(meta_path.read_text())
@@ -152,7 +166,8 @@ def sample_designs(space: "JointSpace | str", backend: str, n: int, out: str | P
 
     def job(c: int) -> np.ndarray:
         rng = np.random.default_rng([seed, c])
-        return draw_indices(space, sizes[c], rng, around_idx, perturb_frac)
+        return draw_indices(space, sizes[c], rng, around_idx, perturb_frac,
+                            per_accelerator=per_accelerator)
 
     def save(c: int, cols: Mapping[str, np.ndarray]) -> None:
         tmp = parts / f"part-{c:05d}.tmp.npz"

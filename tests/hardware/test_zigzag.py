@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from moo_cosearch.hardware import get_backend
 from moo_cosearch.networks import Layer, stack_layers
 from moo_cosearch.hardware.dataflow import dataflow_cost
 from moo_cosearch.hardware.edge import BASELINE, CLOCK_HZ, MB, sram_pj_per_byte
@@ -148,3 +149,20 @@ def test_layers_with_almost_no_compute_map_instead_of_failing_the_network():
     zz = zigzag_network_cost([pool], hw, cache=False)
     input_bytes = 32 * 112 * 112
     assert input_bytes / 10e9 * 1e3 <= zz["latency_ms"] <= 4 * input_bytes / 10e9 * 1e3
+
+
+def test_zigzag_options_by_name():
+    be = get_backend("zigzag:lpf=2,spatial=1")
+    assert (be.lpf_limit, be.n_spatial, be.name) == (2, 1, "zigzag")
+    assert get_backend("zigzag:").lpf_limit == get_backend("zigzag").lpf_limit
+    for bad in ("zigzag:lfp=2", "zigzag:lpf=0", "zigzag:lpf=two"):
+        with pytest.raises(ValueError, match="zigzag options are lpf=N and spatial=N"):
+            get_backend(bad)
+
+
+def test_zigzag_baseline_area_is_edges():
+    """An objective set limiting area to the baseline's works on ZigZag (its area is edge's)."""
+    assert get_backend("zigzag").reference("area_mm2") == get_backend("edge").reference(
+        "area_mm2")
+    with pytest.raises(ValueError, match="no baseline value"):
+        get_backend("zigzag").reference("latency_ms")

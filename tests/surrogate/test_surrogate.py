@@ -129,6 +129,24 @@ def test_draw_indices_perturbations_change_one_to_three_params():
     assert changed.min() >= 1 and changed.max() <= 3
 
 
+def test_draw_indices_groups_networks_per_accelerator():
+    space = load_space(SPACE)
+    params = [p for p in space.params if not p.fixed]
+    has = np.array([p.group == "has" for p in params])
+    assert has.any() and (~has).any()
+    idx = draw_indices(space, 30, np.random.default_rng(0), per_accelerator=4)
+    groups = [idx[i:i + 4] for i in range(0, 30, 4)]
+    assert len(groups[-1]) == 2                          # the last group is what is left
+    for g in groups:
+        assert (g[:, has] == g[0, has]).all()          # one accelerator per group
+    assert len({tuple(g[0, has]) for g in groups}) > 1
+    assert len({tuple(r) for r in idx[:, ~has]}) > 20   # networks drawn independently
+    plain = draw_indices(space, 30, np.random.default_rng(0))
+    assert (draw_indices(space, 30, np.random.default_rng(0), per_accelerator=1) == plain).all()
+    with pytest.raises(ValueError, match="per_accelerator"):
+        sample_designs(SPACE, "edge", 10, "unused.npz", per_accelerator=0, progress=False)
+
+
 def test_sampling_is_deterministic_resumable_and_keeps_crashes(tmp_path, toy, monkeypatch):
     a = sample_designs(SPACE, toy, 250, tmp_path / "a.npz", seed=5, workers=1, chunk=100,
                        progress=False)
