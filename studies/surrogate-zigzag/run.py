@@ -21,8 +21,8 @@ Steps (each kept in ``results/`` and reused when rerun with the same arguments):
    worst, divided by the volume of the reference box (1.0: one design at the union's ideal
    point).
 
-    python studies/surrogate-zigzag/run.py [--seeds 0 1] [--accelerators 32]
-        [--per-accelerator 8] [--trials 600] [--workers 2]
+    python studies/surrogate-zigzag/run.py [--seeds 0 1 2] [--accelerators 16]
+        [--per-accelerator 8] [--test-accelerators 8] [--trials 300] [--workers 2]
 """
 from __future__ import annotations
 
@@ -241,14 +241,46 @@ def run_seed(seed: int, args) -> dict:
                       "zigzag_designs": int(vb["n"]), "points": points_b.tolist()}}
 
 
+def plot(runs: list[dict], path: Path) -> None:
+    """Each seed's two verified fronts: NB201 CIFAR-10 accuracy against ZigZag latency
+    (the third objective, area, is why some points look dominated in this projection)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import matplotlib.ticker
+
+    fig, axes = plt.subplots(1, len(runs), figsize=(4.2 * len(runs), 3.6), squeeze=False,
+                             sharey=True)
+    for ax, r in zip(axes[0], runs):
+        for arm, label, style in (("arm_a", "A: surrogate of ZigZag", dict(marker="o",
+                                   color="tab:blue")), ("arm_b", "B: edge, then ZigZag",
+                                                        dict(marker="s", color="tab:orange",
+                                                             mfc="none"))):
+            f = np.array(r[arm]["front"]).reshape(-1, 3)
+            ax.plot(f[:, 1], f[:, 0], ls="none", ms=5, label=f"{label} (HV {r[arm]['hv']:.3f})",
+                    **style)
+        ax.set_xscale("log")
+        ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.set_xlabel("latency on ZigZag (ms)")
+        ax.set_title(f"seed {r['seed']}")
+        ax.legend(fontsize=7, loc="lower right")
+    axes[0][0].set_ylabel("CIFAR-10 accuracy (%)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
-    ap.add_argument("--accelerators", type=int, default=32)
+    ap.add_argument("--accelerators", type=int, default=16)
     ap.add_argument("--per-accelerator", type=int, default=8)
-    ap.add_argument("--test-accelerators", type=int, default=12)
+    ap.add_argument("--test-accelerators", type=int, default=8)
     ap.add_argument("--sampler", default="nsga2")
-    ap.add_argument("--trials", type=int, default=600)
+    ap.add_argument("--trials", type=int, default=300)
     ap.add_argument("--verify-chunk", type=int, default=8)
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
@@ -278,6 +310,7 @@ def main() -> None:
                           f"{platform.python_version()}",
                "moo_cosearch": moo_cosearch.__version__, "runs": runs}
     (HERE / "results" / "summary.json").write_text(json.dumps(summary, indent=1))
+    plot(runs, HERE / "fronts.png")
     for r in runs:
         a, b = r["arm_a"], r["arm_b"]
         print(f"seed {r['seed']}: surrogate latency MAPE {r['errors']['surrogate']['latency_ms']['mape_pct']:.1f} % "
