@@ -192,6 +192,20 @@ def test_model_smac_every_kind_under_a_constraint(tmp_path):
     assert fresh.sample_relative(again, running, SPACE) == stored
 
 
+def test_smac_with_nothing_left_to_propose_gives_a_random_design(monkeypatch):
+    """SMAC's ``ask`` raises StopIteration when its intensifier finds no configuration (seen on
+    BraninCurrin): the trial gets a random design instead of failing."""
+    smac = pytest.importorskip("smac")
+
+    def exhausted(self, *args, **kwargs):
+        raise StopIteration
+
+    monkeypatch.setattr(smac.HyperparameterOptimizationFacade, "ask", exhausted)
+    study = run_model("smac", 3, 2)
+    assert all(t.state == TrialState.COMPLETE for t in study.trials)
+    check_designs(study)
+
+
 @pytest.mark.slow
 def test_model_ax_every_kind_under_a_constraint():
     study = run_model("ax", 3, 1, reference_point=[80.0, -3.0])

@@ -10,7 +10,9 @@ negated). SMAC has no constraints: an infeasible trial's cost on every objective
 cost observed plus its summed violation times that objective's observed range (at least 1),
 so it ranks below every feasible design and more violation ranks lower. SMAC has no pending
 points either: a proposal that repeats a running or evaluated design is asked again (up to
-``retries`` times).
+``retries`` times). When SMAC's intensifier finds no configuration at all (``StopIteration``
+from ``ask``, seen on BraninCurrin after ~20 trials), the trial gets a random design, as a
+start-up trial does, instead of failing the study.
 """
 
 from __future__ import annotations
@@ -98,7 +100,11 @@ class SMACSampler(PeerSampler):
                 smac.tell(TrialInfo(config=Configuration(cs, values=row), seed=seed),
                           TrialValue(cost=value))
             for _ in range(self._retries):
-                config = smac.ask().config
+                try:
+                    config = smac.ask().config
+                except StopIteration:      # its intensifier found no configuration to run
+                    rng = np.random.default_rng(seed)
+                    return {p.key: self._random(p, rng) for p in params}
                 row = {p.key: config[p.key] for p in params}
                 if tuple(sorted(row.items())) not in seen:
                     break
