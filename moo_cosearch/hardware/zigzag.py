@@ -51,8 +51,8 @@ from .edge import (CLOCK_HZ, E_DRAM_PJ_PER_BYTE, E_MAC_PJ, EDGE_PARAMS, KB, MACS
 if TYPE_CHECKING:
     from ..space import JointSpace
 
-__all__ = ["ZigZagBackend", "zigzag_accelerator", "zigzag_with_options", "zigzag_available", "zigzag_layer_costs",
-           "zigzag_network_cost", "zigzag_workload"]
+__all__ = ["ZigZagBackend", "zigzag_accelerator", "zigzag_available", "zigzag_layer_costs",
+           "zigzag_network_cost", "zigzag_with_options", "zigzag_workload"]
 
 #: Word width of the register files and the local memories, bits per access.
 RF_WORD_BITS = 64

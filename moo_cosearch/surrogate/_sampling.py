@@ -61,12 +61,6 @@ def draw_indices(space: "JointSpace", n: int, rng: np.random.Generator,
     return idx
 
 
-def _designs(space: "JointSpace", idx: np.ndarray) -> list[dict[str, Any]]:
-    params = [p for p in space.params if not p.fixed]
-    fixed = {p.name: p.choices[0] for p in space.params if p.fixed}
-    return [{**fixed, **{p.name: p.choices[int(i)] for p, i in zip(params, row)}} for row in idx]
-
-
 def _evaluate_chunk(space_dict: Mapping[str, Any], backend_name: str, idx: np.ndarray,
                     metrics: Sequence[str]) -> dict[str, np.ndarray]:
     """Evaluate one chunk (runs in a worker). A backend error on the batch is retried design by
@@ -76,7 +70,7 @@ def _evaluate_chunk(space_dict: Mapping[str, Any], backend_name: str, idx: np.nd
 
     space = JointSpace.from_dict(space_dict)
     backend = get_backend(backend_name)
-    designs = _designs(space, idx)
+    designs = space.from_indices(idx)
     cols: dict[str, np.ndarray] = {m: np.full(len(idx), np.nan) for m in metrics}
     feasible = np.zeros(len(idx), dtype=bool)
     reason = np.empty(len(idx), dtype=object)

@@ -92,12 +92,7 @@ def _designs(samples: Path) -> list[dict]:
     from moo_cosearch import load_space
     from moo_cosearch.surrogate import load_samples
 
-    space = load_space(SPACE)
-    cols, _ = load_samples(samples)
-    params = [p for p in space.params if not p.fixed]
-    fixed = {p.name: p.choices[0] for p in space.params if p.fixed}
-    return [{**fixed, **{p.name: p.choices[int(i)] for p, i in zip(params, row)}}
-            for row in cols["idx"]]
+    return load_space(SPACE).from_indices(load_samples(samples)[0]["idx"])
 
 
 def _errors(true: np.ndarray, pred: np.ndarray) -> dict:
