@@ -18,11 +18,13 @@ What it adds to Optuna's own constructors:
   ``alembic_version``, ``UniqueViolation`` on ``pg_type``). Creation is serialised by a file
   lock for SQLite and retried with backoff for server databases, so every worker gets the
   storage. SQLite connections wait up to 60 s for a lock instead of 5 s.
-- **Heartbeats on by default** for RDB storages (``heartbeat`` seconds, grace period twice
-  that): a killed worker's RUNNING trial becomes FAIL when another worker (or the next run)
-  starts a trial, and Optuna's ``RetryHeartbeatStaleTrialCallback`` enqueues it again (up
-  to 3 times).
-  Optuna has no heartbeats for ``JournalStorage``; ``reap_running`` (``run --reap-running``)
+- **Heartbeats on by default** for RDB and journal storages (``heartbeat`` seconds, grace
+  period twice that), each trial beating from the moment it is created until it is finished
+  (:mod:`moo_cosearch._storage_beats`; Optuna beats only once ``ask`` has returned, and keeps
+  no heartbeats for ``JournalStorage``): a killed worker's RUNNING trial becomes FAIL when
+  another worker (or the next run) starts a trial, and Optuna's
+  ``RetryHeartbeatStaleTrialCallback`` enqueues it again (up to 3 times). With heartbeats
+  off (``heartbeat=None``, ``run --heartbeat 0``), ``reap_running`` (``run --reap-running``)
   fails and re-enqueues RUNNING trials when you know no worker is alive.
 - **One-line errors** (:class:`StorageError`, a ``ValueError``) naming the URL (password
   hidden) and the cause: an unknown scheme, a missing driver, an unreachable server, a folder
@@ -44,14 +46,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ._interrupts import held, shield
+from ._lazy import lazy_getattr
 
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["DEFAULT_HEARTBEAT_S", "StorageError", "describe", "open_storage", "reap_running",
-           "write_failure"]
+__all__ = ["BEATING", "DEFAULT_HEARTBEAT_S", "StorageError", "describe", "open_storage",
+           "reap_running", "write_failure"]
 
-#: Heartbeat interval of RDB storages, seconds; a trial is stale after twice this.
+#: ``BEATING``: the trial system attr written with a trial's first heartbeat (optuna loads on
+#: first use of it).
+__getattr__ = lazy_getattr("moo_cosearch", {"BEATING": "_storage_beats"})
+
+#: Heartbeat interval of RDB and journal storages, seconds; a trial is stale after twice this.
 DEFAULT_HEARTBEAT_S = 30
 _RETRIES = 3                     # how often a trial a dead worker held is run again
 _SQLITE_HEADER = b"SQLite format 3\x00"
@@ -73,9 +80,8 @@ def _first_line(error: BaseException) -> str:
     return text[0] if text else type(orig).__name__
 
 
-def _journal(url: str) -> "optuna.storages.BaseStorage":
-    from optuna.storages import JournalStorage
-
+def _journal(url: str, beats: dict) -> "optuna.storages.BaseStorage":
+    from ._storage_beats import BeatingJournalStorage
     from ._storage_journal import GuardedJournalBackend, JournalCorrupt, corrupt_error
 
     path = Path(re.sub(r"^journal:(//)?", "", url)).expanduser()
@@ -90,7 +96,7 @@ def _journal(url: str) -> "optuna.storages.BaseStorage":
         raise StorageError(f"storage {url}: cannot write {path}: {e.strerror or e}") from None
     try:
         with held():
-            return shield(JournalStorage(backend))
+            return shield(BeatingJournalStorage(backend, **beats))
     except JournalCorrupt as e:
         raise StorageError(f"storage {url}: {e}") from None
     except (ValueError, KeyError, TypeError, AssertionError) as e:   # a record Optuna rejects
@@ -177,7 +183,7 @@ def open_storage(url: "str | optuna.storages.BaseStorage | None", *, must_exist:
     Args:
         url: storage URL, ``journal:PATH``, ``None`` (in memory) or a storage.
         must_exist: refuse to create a new database file (for commands that only read).
-        heartbeat: heartbeat interval in seconds for RDB storages (None: off).
+        heartbeat: heartbeat interval in seconds for RDB and journal storages (None: off).
 
     Raises:
         StorageError: one line naming the URL and the cause.
@@ -198,7 +204,7 @@ def open_storage(url: "str | optuna.storages.BaseStorage | None", *, must_exist:
     if url.startswith("journal:"):
         if must_exist and not Path(re.sub(r"^journal:(//)?", "", url)).expanduser().is_file():
             raise StorageError(f"storage {shown}: the journal file does not exist")
-        return _journal(url)
+        return _journal(url, _heartbeat_kwargs(heartbeat))
     if "://" not in url:
         raise StorageError(f"storage {url!r} is not a URL: use sqlite:///PATH, "
                            f"postgresql://USER@HOST/DB, journal:PATH or another SQLAlchemy URL")
@@ -216,21 +222,30 @@ def open_storage(url: "str | optuna.storages.BaseStorage | None", *, must_exist:
             lock = FileLock(str(path) + ".lock", timeout=120)
     elif url.startswith("postgresql"):
         kwargs["engine_kwargs"] = {"pool_pre_ping": True}
-    if heartbeat is not None:
-        from optuna.storages import RetryHeartbeatStaleTrialCallback as Retry
-
-        with warnings.catch_warnings():    # experimental since Optuna 2.8, stable in use
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            retry = Retry(max_retry=_RETRIES)
-        kwargs.update(heartbeat_interval=int(max(1, round(heartbeat))),
-                      grace_period=int(max(2, round(2 * heartbeat))),
-                      heartbeat_stale_trial_callback=retry)
+    kwargs.update(_heartbeat_kwargs(heartbeat))
     return _open_rdb(url, shown, kwargs, lock)
+
+
+def _heartbeat_kwargs(heartbeat: float | None) -> dict:
+    """The heartbeat arguments of Optuna's RDBStorage (and of our journal storage)."""
+    if heartbeat is None:
+        return {}
+    import optuna
+    from optuna.storages import RetryHeartbeatStaleTrialCallback as Retry
+
+    with warnings.catch_warnings():    # experimental since Optuna 2.8, stable in use
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        retry = Retry(max_retry=_RETRIES)
+    return dict(heartbeat_interval=int(max(1, round(heartbeat))),
+                grace_period=int(max(2, round(2 * heartbeat))),
+                heartbeat_stale_trial_callback=retry)
 
 
 def _open_rdb(url: str, shown: str, kwargs: dict, lock) -> "optuna.storages.BaseStorage":
     import optuna
     import sqlalchemy.exc
+
+    from ._storage_beats import BeatingRDBStorage
 
     last: BaseException | None = None
     for attempt in range(_OPEN_ATTEMPTS):
@@ -238,7 +253,7 @@ def _open_rdb(url: str, shown: str, kwargs: dict, lock) -> "optuna.storages.Base
             with warnings.catch_warnings():   # heartbeat_interval: experimental, stable in use
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 with lock or nullcontext(), held():    # schema creation: not interrupted
-                    return shield(optuna.storages.RDBStorage(url, **kwargs))
+                    return shield(BeatingRDBStorage(url, **kwargs))
         except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError) as e:
             last = e            # another worker is creating the schema: try again
         except sqlalchemy.exc.OperationalError as e:
@@ -316,7 +331,7 @@ def write_failure(error: BaseException, url: "str | None" = None) -> str | None:
 
 def reap_running(study: "optuna.Study") -> list[int]:
     """Mark every RUNNING trial of ``study`` FAIL and enqueue its parameters again (what
-    heartbeats do for RDB storages, for storages without them such as ``JournalStorage``).
+    heartbeats do, for a storage opened without them).
     Only call it when no worker of the study is alive. Returns the reaped trial numbers."""
     from optuna.trial import TrialState
 

@@ -250,8 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. "
                    "tcp://host:8786 (default: a local cluster of --workers processes)")
     r.add_argument("--heartbeat", type=float, default=DEFAULT_HEARTBEAT_S,
-                   help="seconds between RDB heartbeats, 0 for none; a dead worker's trial "
-                        "is retried after twice this")
+                   help="seconds between heartbeats (database and journal: storages), 0 for "
+                        "none; a dead worker's trial is retried after twice this")
     r.add_argument("--batch", type=positive_int, default=1,
                    help="trials asked at once and priced with one cost-model call (e.g. a "
                         "population); 1 runs study.optimize one trial at a time")
@@ -260,7 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "trials are pruned unevaluated)")
     r.add_argument("--reap-running", action="store_true",
                    help="first mark RUNNING trials FAIL and enqueue them again (for storages "
-                        "without heartbeats, e.g. journal:, when no other worker is alive)")
+                        "without heartbeats, --heartbeat 0, when no other worker is alive)")
     r.add_argument("--out", default=None, help="output folder (default: runs/<study name>)")
     r.add_argument("--show", type=positive_int, default=20, help="Pareto rows printed")
     r.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

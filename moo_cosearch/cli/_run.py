@@ -120,8 +120,8 @@ def _budget_shortfall(study: Any, config: "RunConfig", exhausted: bool) -> int:
     if done >= config.budget:
         return 0
     why = (f"trial(s) {running} are still RUNNING (another worker's, or a killed worker's "
-           f"that never goes stale: a storage without heartbeats, or killed before its first "
-           f"heartbeat); when no other worker is alive, run again with --reap-running"
+           f"that never goes stale: a storage without heartbeats, or a trial of a process "
+           f"without them); when no other worker is alive, run again with --reap-running"
            if running else "the sampler proposed no new design")
     print(f"moo-cosearch run: stopped at {done} of --budget {config.budget} evaluated trials: "
           f"{why}", file=sys.stderr)

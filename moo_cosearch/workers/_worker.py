@@ -230,20 +230,22 @@ def budget_state(study: "optuna.Study") -> tuple[int, list[int]]:
 
 
 def _fail_never_begun(study: "optuna.Study", grace_s: float) -> bool:
-    """Fail the RUNNING trials that a worker asked and then died before even its first
-    heartbeat: no parameter and no attribute after ``grace_s`` (our workers beat and tag a
-    trial within milliseconds of asking for it), so they never go stale by heartbeat.
-    Whether any was failed."""
+    """Fail the RUNNING trials whose process died before their first heartbeat: never beaten
+    (no :data:`~moo_cosearch.storage.BEATING` system attr; our storages beat a trial the
+    moment it is created, a slow sampler's trial included), no parameter and no attribute,
+    older than ``grace_s``. Such trials never go stale by heartbeat. Whether any was failed."""
     from datetime import datetime
 
     from optuna.trial import TrialState
 
     from ..samplers.seam import fail_trial
+    from ..storage import BEATING
 
     now = datetime.now()
     failed = False
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if (not t.params and not t.user_attrs and t.datetime_start is not None
+        if (BEATING not in t.system_attrs and not t.params and not t.user_attrs
+                and t.datetime_start is not None
                 and (now - t.datetime_start).total_seconds() > grace_s):
             failed |= bool(fail_trial(study, t))
     return failed

@@ -172,8 +172,7 @@ def test_kill_9_mid_trial_then_resume_loses_nothing(tmp_path, request, kind, bud
     killed = [t.number for t in _trials(url) if t.state == TrialState.RUNNING]
     assert killed, "the kill must land inside a trial"
     time.sleep(2.5)                        # past the heartbeat grace period (2 x 1 s)
-    resume = args + (["--reap-running"] if kind == "journal" else [])
-    again = _worker(tmp_path, 1, *resume)
+    again = _worker(tmp_path, 1, *args)
     assert again.wait(timeout=300) == 0, _log(tmp_path, 1)
     trials = _check_study(url, budget)
     after = {t.number: t.values for t in trials if t.state == TrialState.COMPLETE}
@@ -231,18 +230,19 @@ def test_workers_need_a_shared_storage(tmp_path, capsys):
 
 @pytest.mark.integration
 @pytest.mark.slow
-@pytest.mark.parametrize("kind, batch", [("sqlite", 1), ("sqlite", 4), ("journal", 4),
-                                         ("postgres", 4)])
-def test_kill_9_then_resume_at_once_reaches_the_budget_exactly(tmp_path, request, kind, batch):
+@pytest.mark.parametrize("kind, batch, heartbeat", [
+    ("sqlite", 1, 1), ("sqlite", 4, 1), ("journal", 4, 1), ("journal", 4, 0), ("postgres", 4, 1)])
+def test_kill_9_then_resume_at_once_reaches_the_budget_exactly(tmp_path, request, kind, batch,
+                                                               heartbeat):
     """No pause for the heartbeat grace before the resume: the resumed worker waits for the
-    dead worker's trials to go stale and retries them (a journal, without heartbeats, says in
-    one line why it stopped short, exit 1, and ``--reap-running`` finishes the study). Batch
-    trials get heartbeats like single ones, so a killed batch leaves no RUNNING trial."""
+    dead worker's trials to go stale and retries them (without heartbeats, it says in one line
+    why it stopped short, exit 1, and ``--reap-running`` finishes the study). Batch trials get
+    heartbeats like single ones, so a killed batch leaves no RUNNING trial."""
     url = _url(kind, tmp_path, request)
     objectives = _slow_setup(tmp_path)
     budget = 12
     args = ["--objectives", str(objectives), "--storage", url, "--budget", str(budget),
-            "--sampler", "random", "--heartbeat", "1", "--batch", str(batch)]
+            "--sampler", "random", "--heartbeat", str(heartbeat), "--batch", str(batch)]
     # call 1 is the configuration check: the hang is in the second batch (or the 5th trial)
     proc = _worker(tmp_path, 0, *args, SLOW_HANG_AT=str(batch + 2 if batch > 1 else 6))
 
@@ -259,7 +259,7 @@ def test_kill_9_then_resume_at_once_reaches_the_budget_exactly(tmp_path, request
     assert [t for t in _trials(url) if t.state == TrialState.RUNNING]
     again = _worker(tmp_path, 1, *args)
     code = again.wait(timeout=300)
-    if kind == "journal":
+    if not heartbeat:
         lines = [x for x in _log(tmp_path, 1).splitlines() if x.startswith("moo-cosearch run:")]
         assert code == 1 and len(lines) == 1 and "--reap-running" in lines[0], \
             _log(tmp_path, 1)
