@@ -26,6 +26,7 @@ at all: a worker sharing a journal file could not wait for another's RUNNING tri
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from datetime import datetime
@@ -33,7 +34,7 @@ from typing import Any, Callable
 
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.storages import JournalStorage, RDBStorage
-from optuna.storages._heartbeat import BaseHeartbeat
+from optuna.storages._heartbeat import BaseHeartbeat   # the interface fail_stale_trials reads
 from optuna.trial import FrozenTrial, TrialState
 
 __all__ = ["BEAT", "BEATING", "BeatingJournalStorage", "BeatingRDBStorage"]
@@ -52,6 +53,11 @@ class _Beater:
     sooner costs no write); the first beat also writes :data:`BEATING`."""
 
     def __init__(self) -> None:
+        self._reset()
+        # a forked child has no beating thread (and its copy of the lock may be held)
+        os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
         self._lock = threading.Lock()
         self._due: dict[tuple[int, int], tuple[Any, float, bool]] = {}  # storage, due, beaten
         self._wake = threading.Event()
