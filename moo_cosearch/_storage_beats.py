@@ -34,8 +34,9 @@ from typing import Any, Callable
 
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.storages import JournalStorage, RDBStorage
-from optuna.storages._heartbeat import BaseHeartbeat   # the interface fail_stale_trials reads
 from optuna.trial import FrozenTrial, TrialState
+
+from .samplers.seam import RDBTrialCreated, heartbeat_interface, trial_id as id_of
 
 __all__ = ["BEAT", "BEATING", "BeatingJournalStorage", "BeatingRDBStorage"]
 
@@ -121,9 +122,9 @@ class _BeatFromTheStart:
         if self.get_heartbeat_interval() is not None:   # type: ignore[attr-defined]
             _BEATER.add(self, trial_id)
 
-    @staticmethod
-    def _starts_running(template_trial: FrozenTrial | None) -> bool:
-        return template_trial is None or template_trial.state == TrialState.RUNNING
+    def trial_created(self, trial_id: int, template_trial: FrozenTrial | None) -> None:
+        if template_trial is None or template_trial.state == TrialState.RUNNING:
+            self._start_beating(trial_id)
 
     def set_trial_state_values(self, trial_id: int, state: TrialState,
                                values: Any = None) -> bool:
@@ -135,19 +136,11 @@ class _BeatFromTheStart:
         return changed
 
 
-class BeatingRDBStorage(_BeatFromTheStart, RDBStorage):
+class BeatingRDBStorage(_BeatFromTheStart, RDBTrialCreated, RDBStorage):
     """Optuna's ``RDBStorage``, each trial beating from its creation."""
 
-    # Optuna's cache in front of an RDBStorage creates trials through this private method.
-    def _create_new_trial(self, study_id: int,
-                          template_trial: FrozenTrial | None = None) -> FrozenTrial:
-        trial = super()._create_new_trial(study_id, template_trial)
-        if self._starts_running(template_trial):
-            self._start_beating(trial._trial_id)
-        return trial
 
-
-class BeatingJournalStorage(_BeatFromTheStart, JournalStorage, BaseHeartbeat):
+class BeatingJournalStorage(_BeatFromTheStart, JournalStorage, heartbeat_interface()):
     """Optuna's ``JournalStorage`` with heartbeats (see the module docstring).
 
     Args:
@@ -171,8 +164,7 @@ class BeatingJournalStorage(_BeatFromTheStart, JournalStorage, BaseHeartbeat):
 
     def create_new_trial(self, study_id: int, template_trial: FrozenTrial | None = None) -> int:
         trial_id = super().create_new_trial(study_id, template_trial)
-        if self._starts_running(template_trial):
-            self._start_beating(trial_id)
+        self.trial_created(trial_id, template_trial)
         return trial_id
 
     def record_heartbeat(self, trial_id: int) -> None:
@@ -197,7 +189,7 @@ class BeatingJournalStorage(_BeatFromTheStart, JournalStorage, BaseHeartbeat):
             # a retried trial copies its predecessor's last beat: it counts from its start
             start = (t.datetime_start or datetime.fromtimestamp(0)).timestamp()
             if now - max(beat, start) > grace:
-                stale.append(t._trial_id)
+                stale.append(id_of(t))
         return stale
 
     def get_heartbeat_interval(self) -> int | None:

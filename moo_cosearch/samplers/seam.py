@@ -25,8 +25,8 @@ if TYPE_CHECKING:
     from optuna.study import Study
     from optuna.trial import FrozenTrial, TrialState
 
-__all__ = ["cached_trials", "contains", "fail_trial", "heartbeat_interval", "is_in_memory",
-           "record_heartbeats", "set_study_system_attr", "set_trial_system_attr", "storage_of",
+__all__ = ["RDBTrialCreated", "cached_trials", "contains", "fail_trial", "heartbeat_interface",
+           "heartbeat_interval", "is_in_memory", "record_heartbeats", "set_study_system_attr", "set_trial_system_attr", "storage_of",
            "study_id", "study_system_attrs", "study_view", "trial_id", "with_params"]
 
 
@@ -108,6 +108,34 @@ def heartbeat_interval(study: "Study") -> int | None:
     # ``get_heartbeat_interval`` (storages without heartbeats lack the method).
     get = getattr(study._storage, "get_heartbeat_interval", None)
     return get() if get is not None else None
+
+
+def heartbeat_interface() -> type:
+    """Optuna's heartbeat interface for a storage (``record_heartbeat``,
+    ``_get_stale_trial_ids``, ``get_heartbeat_interval``,
+    ``get_heartbeat_stale_trial_callback``)."""
+    from optuna.storages._heartbeat import BaseHeartbeat
+
+    # fail_stale_trials and the heartbeat thread of study.optimize act only on a storage that
+    # is an instance of this class, which Optuna does not export under a public name.
+    return BaseHeartbeat
+
+
+class RDBTrialCreated:
+    """Mixin before ``RDBStorage``: ``self.trial_created(trial_id, template_trial)`` after each
+    trial the storage creates."""
+
+    # Optuna's cache in front of every RDBStorage a Study uses (_CachedStorage) creates trials
+    # through the private RDBStorage._create_new_trial, so a public create_new_trial override
+    # never sees them.
+    def _create_new_trial(self, study_id: int, template_trial: "FrozenTrial | None" = None
+                          ) -> "FrozenTrial":
+        trial = super()._create_new_trial(study_id, template_trial)  # type: ignore[misc]
+        self.trial_created(trial._trial_id, template_trial)
+        return trial
+
+    def trial_created(self, trial_id: int, template_trial: "FrozenTrial | None") -> None:
+        raise NotImplementedError
 
 
 def record_heartbeats(study: "Study", trials: "list[Any]") -> None:

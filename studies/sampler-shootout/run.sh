@@ -20,3 +20,10 @@ moo-cosearch compare --samplers all --seeds 5 --trials 50 --workers 2 --out 50-t
 # every registered sampler on nahas-mbv2-edge (proxy accuracy), 5 seeds x 50 evaluated trials
 moo-cosearch compare --objectives nahas-mbv2-proxy-latency-area --samplers all \
     --seeds 5 --trials 50 --workers 2 --out nahas-mbv2-50-trials
+# the external BO peers (pip install -c constraints.txt -e ".[peers]"), each in its own folder,
+# on the 50-trial parts (Ax: 20-60 s per proposal on a 2-core CPU, see README.md)
+for s in smac ax; do
+    moo-cosearch compare --samplers "$s" --seeds 5 --trials 50 --out "50-trials-$s"
+    moo-cosearch compare --objectives nahas-mbv2-proxy-latency-area --samplers "$s" \
+        --seeds 5 --trials 50 --out "nahas-mbv2-50-trials-$s"
+done
