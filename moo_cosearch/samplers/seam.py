@@ -114,11 +114,12 @@ def heartbeat_interface() -> type:
     """Optuna's heartbeat interface for a storage (``record_heartbeat``,
     ``_get_stale_trial_ids``, ``get_heartbeat_interval``,
     ``get_heartbeat_stale_trial_callback``)."""
-    from optuna.storages._heartbeat import BaseHeartbeat
+    import optuna.storages
 
     # fail_stale_trials and the heartbeat thread of study.optimize act only on a storage that
-    # is an instance of this class, which Optuna does not export under a public name.
-    return BaseHeartbeat
+    # is an instance of this class, which Optuna does not export under a public name (its
+    # module, loaded by optuna.storages, is private).
+    return optuna.storages._heartbeat.BaseHeartbeat
 
 
 class RDBTrialCreated:
