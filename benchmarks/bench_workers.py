@@ -93,11 +93,11 @@ def together(url: str, folder: Path, sampler: str, workers: int, budget: int) ->
             "seconds": round(time.perf_counter() - start, 1)}
 
 
-def kills(url: str, folder: Path, kind: str, rounds: int, budget: int, batch: int = 1,
+def kills(url: str, folder: Path, rounds: int, budget: int, batch: int = 1,
           at_once: bool = False) -> dict:
     """``at_once``: resume right after the kill, without waiting out the heartbeat grace (the
-    resumed worker waits for the stale trials itself; a journal, without heartbeats, must
-    stop short with exit 1 and one line, then ``--reap-running`` finishes)."""
+    resumed worker waits for the stale trials itself). A resume that stops short (exit 1 and
+    one line: a trial that never goes stale) is counted, and ``--reap-running`` finishes."""
     (folder / "slowacc.py").write_text(textwrap.dedent(_SLOW))
     (folder / "slow.toml").write_text(_OBJECTIVES)
     args = ["--objectives", "slow.toml", "--storage", url, "--budget", str(budget),
@@ -121,9 +121,8 @@ def kills(url: str, folder: Path, kind: str, rounds: int, budget: int, batch: in
         proc.wait()
         if not at_once:
             time.sleep(2.5)
-        reap = ["--reap-running"] if kind == "journal" and not at_once else []
-        code = _worker(folder, args + reap).wait(timeout=3600)
-        if at_once and kind == "journal" and code == 1:
+        code = _worker(folder, args).wait(timeout=3600)
+        if code == 1:
             short_said += 1
             code = _worker(folder, args + ["--reap-running"]).wait(timeout=3600)
         survived += code == 0
@@ -134,7 +133,7 @@ def kills(url: str, folder: Path, kind: str, rounds: int, budget: int, batch: in
         args[args.index("--budget") + 1] = str(result["complete"] + budget)
     return {**result, "kills": rounds, "resumes_ok": survived, "complete_lost": lost,
             "budget_exact": exact, "batch": batch, "resume_at_once": at_once,
-            "journal_short_lines": short_said}
+            "short_stops": short_said}
 
 
 def main() -> None:
@@ -174,7 +173,7 @@ def main() -> None:
                            "test": test, "machine": "2-core CPU sandbox (shared)"}
                     row.update(together(url, folder, sampler, args.workers, args.budget)
                                if test == "together" else
-                               kills(url, folder, kind, args.kills, 12,
+                               kills(url, folder, args.kills, 12,
                                      batch=4 if test == "kills-batch-now" else 1,
                                      at_once=test.endswith("-now")))
                     rows.append(row)
@@ -203,8 +202,8 @@ def _write_table(args: argparse.Namespace) -> None:
              f"kill that were missing or changed after it. `kills-now` / `kills-batch-now`: "
              f"the resume starts right after the kill (no wait for the heartbeat grace), of "
              f"single / `--batch 4` workers; budget_exact: resumes that ended with exactly the "
-             f"budget COMPLETE and none RUNNING; journal_short_lines: journal resumes that "
-             f"stopped short with exit 1 and one line (no heartbeats), then finished with "
+             f"budget COMPLETE and none RUNNING; short_stops: resumes that stopped short "
+             f"with exit 1 and one line (a trial that never went stale), then finished with "
              f"`--reap-running`.", "",
              "| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
     lines += ["| " + " | ".join(str(r.get(k, "")) for k in keys) + " |" for r in rows]
