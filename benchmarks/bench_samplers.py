@@ -65,7 +65,7 @@ def table(setup: dict, rows: list[tuple[str, dict, Path]]) -> str:
              "(sampler's share) | folder |", "|---|---|---|---|---|---|---|---|---|"]
     for name, s, folder in rows:
         best = s.get("best_accuracy_under_latency", {})
-        acc = " / ".join("-" if best.get(t, {}).get("median") is None
+        acc = " / ".join("-" if (best.get(t) or {}).get("median") is None
                          else f"{best[t]['median']:.2f}" for t in targets)
         lo, hi = s["ci"]
         lines.append(f"| {name} | {s['runs']} | {s['median_hv']:.4g} | {s['iqr']:.3g} | "
