@@ -26,8 +26,9 @@ if TYPE_CHECKING:
     from optuna.trial import FrozenTrial, TrialState
 
 __all__ = ["RDBTrialCreated", "cached_trials", "contains", "fail_trial", "heartbeat_interface",
-           "heartbeat_interval", "is_in_memory", "record_heartbeats", "set_study_system_attr", "set_trial_system_attr", "storage_of",
-           "study_id", "study_system_attrs", "study_view", "trial_id", "with_params"]
+           "heartbeat_interval", "is_in_memory", "record_heartbeats", "set_study_system_attr",
+           "set_trial_system_attr", "storage_of", "study_id", "study_system_attrs",
+           "study_view", "trial_id", "with_params"]
 
 
 def trial_id(trial: "FrozenTrial") -> int:
